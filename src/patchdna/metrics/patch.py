@@ -1,0 +1,103 @@
+"""Weight-free patch metrics, identical in definition to the project's shared ruler (patchmetrics.py).
+
+Images are float (1, 3, H, W) in [0, 1].
+- patch_swd(real, fake): multi-scale sliced Wasserstein distance between 7x7 RGB patch distributions
+  (5-tap binomial Gaussian pyramid, halving while both short sides are >= 32); patches normalised by the real
+  image's per-channel mean/std; 16384 patches and 256 random unit directions per level; mean over levels x 10.
+  0 = same distribution; lower is better.
+- blur_baseline(real): patch_swd of the real image against its 3x3 binomial blur: an image-specific scale.
+- anisotropy_distortion(real, out): |log((Gx^2/Gy^2)_out / (Gx^2/Gy^2)_real)| on luminance; 0 = no stretch.
+- diversity(samples, real): mean over pixels of the std across samples (resized to real's size, bicubic),
+  divided by the std of the real image (SinGAN's measure); 0 = all samples identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["anisotropy_distortion", "blur_baseline", "diversity", "patch_swd"]
+
+PATCH_SIZE = 7
+MIN_LEVEL_SIDE = 32
+
+
+def _downsample(image: Tensor) -> Tensor:
+    """One Gaussian-pyramid step: 5-tap binomial blur with reflect padding, then keep every second pixel."""
+    taps = torch.tensor([1, 4, 6, 4, 1], dtype=image.dtype) / 16
+    kernel = (taps[:, None] * taps[None, :]).expand(image.shape[1], 1, 5, 5)
+    blurred = F.conv2d(F.pad(image, (2, 2, 2, 2), mode="reflect"), kernel, groups=image.shape[1])
+    return blurred[:, :, ::2, ::2]
+
+
+def _patches(image: Tensor, mean: Tensor, std: Tensor, count: int, generator: torch.Generator) -> Tensor:
+    """(N, C*49) normalised 7x7 patches, a random subset of `count` when there are more."""
+    normalised = (image - mean) / std
+    patches = F.unfold(normalised, PATCH_SIZE).transpose(1, 2).reshape(-1, image.shape[1] * PATCH_SIZE * PATCH_SIZE)
+    if patches.shape[0] > count:
+        patches = patches[torch.randperm(patches.shape[0], generator=generator)[:count]]
+    return patches
+
+
+def _sliced_wasserstein(a: Tensor, b: Tensor, generator: torch.Generator, directions: int = 256) -> float:
+    projections = torch.randn(a.shape[1], directions, generator=generator)
+    projections /= projections.norm(dim=0, keepdim=True)
+    sorted_a, _ = torch.sort(a @ projections, dim=0)
+    sorted_b, _ = torch.sort(b @ projections, dim=0)
+    # Compare quantiles at a common count so images of different sizes (retargets) are comparable.
+    count = min(sorted_a.shape[0], sorted_b.shape[0])
+    quantiles_a = sorted_a[torch.linspace(0, sorted_a.shape[0] - 1, count).long()]
+    quantiles_b = sorted_b[torch.linspace(0, sorted_b.shape[0] - 1, count).long()]
+    return (quantiles_a - quantiles_b).abs().mean().item()
+
+
+def patch_swd(real: Tensor, fake: Tensor, seed: int = 0, patches: int = 16384) -> float:
+    """Multi-scale patch SWD x 10 between (1, 3, H, W) images in [0, 1] (see the module docstring)."""
+    real, fake = real.detach().float().cpu(), fake.detach().float().cpu()
+    generator = torch.Generator().manual_seed(seed)
+    mean = real.mean(dim=(2, 3), keepdim=True)
+    std = real.std(dim=(2, 3), keepdim=True) + 1e-6
+    values = []
+    while min(real.shape[2:]) >= MIN_LEVEL_SIDE and min(fake.shape[2:]) >= MIN_LEVEL_SIDE:
+        real_patches = _patches(real, mean, std, patches, generator)
+        fake_patches = _patches(fake, mean, std, patches, generator)
+        values.append(_sliced_wasserstein(real_patches, fake_patches, generator))
+        real, fake = _downsample(real), _downsample(fake)
+    if not values:
+        raise ValueError(f"patch_swd needs both images to have a short side >= {MIN_LEVEL_SIDE} px")
+    return 10.0 * sum(values) / len(values)
+
+
+def blur_baseline(real: Tensor) -> float:
+    """patch_swd of `real` against its 3x3 binomial blur: the image's own reference level."""
+    taps = torch.tensor([1.0, 2.0, 1.0])
+    kernel = (taps[:, None] * taps[None, :] / 16).expand(real.shape[1], 1, 3, 3)
+    real = real.detach().float().cpu()
+    return patch_swd(real, F.conv2d(F.pad(real, (1, 1, 1, 1), mode="replicate"), kernel, groups=real.shape[1]))
+
+
+def anisotropy_distortion(real: Tensor, out: Tensor) -> float:
+    """How much a retarget stretched local structure: |log of the change in the Gx^2/Gy^2 energy ratio|."""
+
+    def log_ratio(image: Tensor) -> Tensor:
+        luminance = image.detach().float().cpu().mean(dim=1)
+        gx = (luminance[..., :, 1:] - luminance[..., :, :-1]).pow(2).mean()
+        gy = (luminance[..., 1:, :] - luminance[..., :-1, :]).pow(2).mean()
+        return torch.log(gx / gy)
+
+    return abs((log_ratio(out) - log_ratio(real)).item())
+
+
+def diversity(samples: Sequence[Tensor], real: Tensor) -> float:
+    """SinGAN's diversity: mean per-pixel std across samples / std of the real image."""
+    real = real.detach().float().cpu()
+    stack = torch.cat(
+        [
+            F.interpolate(s.detach().float().cpu(), size=real.shape[2:], mode="bicubic", align_corners=False)
+            for s in samples
+        ]
+    )
+    return (stack.std(dim=0).mean() / real.std()).item()
