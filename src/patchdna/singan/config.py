@@ -1,0 +1,133 @@
+"""SinGAN configuration: one frozen dataclass, two named presets.
+
+`paper` reproduces the official defaults (tamarott/SinGAN) without its in-place bug; `fast` is patchdna's
+CPU design (see `FAST_NOTES` and BENCHMARKS.md for what was measured).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from patchdna.errors import ConfigError
+
+Spacing = Literal["uniform", "dense_low"]
+Norm = Literal["batch", "none"]
+PresetName = Literal["fast", "paper"]
+
+__all__ = ["PRESETS", "SinGANConfig", "config_from_dict", "preset"]
+
+
+@dataclass(frozen=True)
+class SinGANConfig:
+    # Pyramid
+    min_size: int = 25  # short side of the coarsest scale, px
+    max_size: int = 250  # long side of the finest scale, px (larger inputs are downscaled)
+    scale_factor: float = 0.75  # initial per-scale factor; re-fitted per image so the coarsest is min_size
+    num_scales: int | None = None  # fixed number of scales (ConSinGAN style); None = derive from scale_factor
+    spacing: Spacing = "uniform"  # "dense_low": ConSinGAN's log spacing, more scales at low resolution
+    # Networks (per scale)
+    width: int = 32  # channels at the coarsest scale
+    max_width: int = 128
+    width_doubling_every: int = 4  # scales; 0 = constant width
+    num_layers: int = 5  # 3x3 convs per network (receptive field 11 px)
+    norm: Norm = "batch"
+    negative_slope: float = 0.2
+    # Optimisation
+    iterations: int = 2000  # per scale
+    d_steps: int = 3
+    g_steps: int = 3
+    lr_g: float = 5e-4
+    lr_d: float = 5e-4
+    beta1: float = 0.5
+    lr_decay_at: float = 0.8  # fraction of `iterations` after which the lr drops x0.1
+    reconstruction_weight: float = 10.0  # alpha
+    gradient_penalty_weight: float = 0.1
+    noise_amplitude_weight: float = 0.1  # sigma_n = weight x RMSE(real_n, up(reconstruction_{n+1}))
+    init_from_previous: bool = True  # a scale of the same width starts from the previous scale's weights
+    # Speed (patchdna additions; off in `paper`)
+    crop_size: int | None = None  # train scales larger than this on random crops of this side (px)
+    sample_pool: int = 0  # >0: draw lower-scale inputs from a pool of this many samples made once per scale
+    # Applications
+    noise_padding: bool = False  # animation: pad with noise instead of zeros (official "animation mode")
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.min_size >= 8, f"min_size must be >= 8, got {self.min_size}"),
+            (self.max_size >= self.min_size, f"max_size ({self.max_size}) must be >= min_size ({self.min_size})"),
+            (0.3 <= self.scale_factor < 1.0, f"scale_factor must be in [0.3, 1), got {self.scale_factor}"),
+            (
+                self.num_scales is None or 2 <= self.num_scales <= 20,
+                f"num_scales must be in 2..20, got {self.num_scales}",
+            ),
+            (self.spacing in ("uniform", "dense_low"), f"spacing must be uniform or dense_low, got {self.spacing!r}"),
+            (self.width >= 4 and self.max_width >= self.width, f"need 4 <= width <= max_width, got {self.width}"),
+            (self.num_layers >= 3, f"num_layers must be >= 3, got {self.num_layers}"),
+            (self.norm in ("batch", "none"), f"norm must be batch or none, got {self.norm!r}"),
+            (self.iterations >= 1, f"iterations must be >= 1, got {self.iterations}"),
+            (self.d_steps >= 1 and self.g_steps >= 1, "d_steps and g_steps must be >= 1"),
+            (self.lr_g > 0 and self.lr_d > 0, "learning rates must be positive"),
+            (0.0 < self.lr_decay_at <= 1.0, f"lr_decay_at must be in (0, 1], got {self.lr_decay_at}"),
+            (self.reconstruction_weight >= 0, "reconstruction_weight must be >= 0"),
+            (self.crop_size is None or self.crop_size >= 16, f"crop_size must be >= 16, got {self.crop_size}"),
+            (self.sample_pool >= 0, f"sample_pool must be >= 0, got {self.sample_pool}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    @property
+    def receptive_padding(self) -> int:
+        """Pixels each network's valid convolutions remove per side (SinGAN pads its input by this much)."""
+        return self.num_layers  # (kernel 3 - 1) / 2 per layer
+
+    def width_at(self, scale: int) -> int:
+        if self.width_doubling_every <= 0:
+            return self.width
+        return min(self.width * 2 ** (scale // self.width_doubling_every), self.max_width)
+
+    def replace(self, **changes: Any) -> SinGANConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, SinGANConfig] = {
+    # The official defaults (tamarott/SinGAN main_train.py / config.py).
+    "paper": SinGANConfig(),
+    # CPU design, chosen by measurement (BENCHMARKS.md): ConSinGAN's denser low-resolution pyramid with fewer
+    # scales, constant narrow width without BatchNorm, one D and one G step per iteration, far fewer
+    # iterations (each scale starts from the previous one's weights), the larger scales trained on random
+    # crops, and lower-scale inputs drawn from a per-scale pool instead of re-generated every step.
+    "fast": SinGANConfig(
+        num_scales=7,
+        spacing="dense_low",
+        width=32,
+        max_width=32,
+        width_doubling_every=0,
+        norm="none",
+        iterations=500,
+        d_steps=1,
+        g_steps=1,
+        crop_size=80,
+        sample_pool=16,
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> SinGANConfig:
+    """A named preset, optionally with some fields replaced."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name].replace(**overrides) if overrides else PRESETS[name]
+
+
+def config_from_dict(values: dict[str, Any]) -> SinGANConfig:
+    """Rebuild a config from config.json, refusing unknown keys (a folder from another version)."""
+    known = {field.name for field in dataclasses.fields(SinGANConfig)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"unknown SinGAN config keys {sorted(unknown)}; the model folder is from another version")
+    return SinGANConfig(**values)

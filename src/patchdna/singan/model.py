@@ -1,0 +1,216 @@
+"""The SinGAN model: a pyramid of per-scale generators, their noise amplitudes and fixed noise.
+
+Paper -> code: x_n -> reals[n] (coarsest first here: index 0 is the paper's N), G_n -> generators[n],
+D_n -> discriminators[n], z_n -> noise, sigma_n -> noise_amplitudes[n], z* -> fixed_noise (coarsest only;
+the reconstruction uses zero noise above it), r -> the re-fitted scale factor implied by `sizes`.
+Images are (B, 3, H, W) in [-1, 1] inside this module; public functions take and return [0, 1].
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from patchdna.checkpoint import load_model_folder, save_model_folder
+from patchdna.errors import ConfigError, ModelFolderError
+from patchdna.ops import resize
+from patchdna.singan.config import SinGANConfig, config_from_dict
+from patchdna.singan.networks import StageDiscriminator, StageGenerator
+
+FAMILY = "singan"
+
+__all__ = ["FAMILY", "SinGAN", "load_singan", "save_singan"]
+
+
+def _draw(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> Tensor:
+    """Standard normal noise drawn on the CPU generator (so a seed gives the same noise on every device)."""
+    return torch.randn(shape, generator=generator).to(device)
+
+
+class SinGAN(nn.Module):
+    """All scales of one trained (or partly trained) SinGAN.
+
+    `sizes` holds every planned scale; `generators` only the trained ones, so a model folder written mid-run
+    is usable (its samples stop at the last finished scale).
+    """
+
+    real: Tensor
+    noise_amplitudes: Tensor
+    fixed_noise: Tensor
+
+    def __init__(self, config: SinGANConfig, sizes: Sequence[tuple[int, int]], real: Tensor) -> None:
+        super().__init__()
+        self.config = config
+        self.sizes: list[tuple[int, int]] = [(int(h), int(w)) for h, w in sizes]
+        self.generators = nn.ModuleList()
+        self.discriminators = nn.ModuleList()
+        self.register_buffer("real", real.detach().clone())  # (1, 3, H, W) in [-1, 1], the finest scale
+        self.register_buffer("noise_amplitudes", torch.zeros(0))
+        height, width = self.sizes[0]
+        self.register_buffer("fixed_noise", torch.zeros(1, 1, height, width))
+
+    # -- structure -----------------------------------------------------------------------------------------
+    @property
+    def num_trained(self) -> int:
+        return len(self.generators)
+
+    def new_stage(self) -> tuple[StageGenerator, StageDiscriminator]:
+        """Networks for the next scale, initialised from the previous scale's when the width matches."""
+        scale = self.num_trained
+        width = self.config.width_at(scale)
+        kwargs = dict(
+            width=width,
+            num_layers=self.config.num_layers,
+            norm=self.config.norm,
+            negative_slope=self.config.negative_slope,
+        )
+        generator, discriminator = StageGenerator(**kwargs), StageDiscriminator(**kwargs)  # type: ignore[arg-type]
+        if self.config.init_from_previous and scale > 0 and self.config.width_at(scale - 1) == width:
+            generator.load_state_dict(self.generators[-1].state_dict())
+            discriminator.load_state_dict(self.discriminators[-1].state_dict())
+        device = self.real.device
+        return generator.to(device), discriminator.to(device)
+
+    def reals(self) -> list[Tensor]:
+        """The real image at every scale, coarsest first, (1, 3, h_n, w_n) in [-1, 1]."""
+        return [resize(self.real, size) for size in self.sizes]
+
+    # -- generation -----------------------------------------------------------------------------------------
+    def scaled_sizes(
+        self, scale_h: float = 1.0, scale_w: float = 1.0, size: tuple[int, int] | None = None
+    ) -> list[tuple[int, int]]:
+        """Per-scale sizes of an output scale_h x scale_w times the training size, or exactly `size` = (H, W)."""
+        final_h, final_w = self.sizes[self.num_trained - 1]
+        if size is not None:
+            scale_h, scale_w = size[0] / final_h, size[1] / final_w
+        if scale_h <= 0 or scale_w <= 0:
+            raise ConfigError(f"output scale must be positive, got {scale_h} x {scale_w}")
+        sizes = [(max(1, round(h * scale_h)), max(1, round(w * scale_w))) for h, w in self.sizes[: self.num_trained]]
+        if size is not None:
+            sizes[-1] = (int(size[0]), int(size[1]))
+        if min(min(s) for s in sizes) < 3:
+            raise ConfigError(f"output too small: coarsest scale would be {sizes[0]}; ask for a larger size")
+        return sizes
+
+    def noise_like(self, scale: int, batch: int, size: tuple[int, int], generator: torch.Generator | None) -> Tensor:
+        """Random z_n of (batch, 3, h, w); the coarsest scale uses one channel repeated over RGB (as SinGAN)."""
+        device = self.real.device
+        if scale == 0:
+            return _draw((batch, 1, *size), generator, device).expand(batch, 3, *size)
+        return _draw((batch, 3, *size), generator, device)
+
+    def stage(self, scale: int, previous: Tensor, noise: Tensor) -> Tensor:
+        """x_n = G_n(sigma_n z_n + previous) + previous, with previous already at this scale's size."""
+        amplitude = self.noise_amplitudes[scale]
+        # Animation mode pads with the border content instead of zeros, so edges move like the interior.
+        mode = "replicate" if self.config.noise_padding else "constant"
+        return self.generators[scale](amplitude * noise + previous, previous, pad_mode=mode)
+
+    @torch.no_grad()
+    def reconstruct(self, up_to: int | None = None) -> list[Tensor]:
+        """Reconstructions x_rec_n for n <= up_to (default: all trained), coarsest first, in [-1, 1]."""
+        last = self.num_trained - 1 if up_to is None else up_to
+        outputs: list[Tensor] = []
+        previous = torch.zeros(1, 3, *self.sizes[0], device=self.real.device)
+        for scale in range(last + 1):
+            if scale > 0:
+                previous = resize(outputs[-1], self.sizes[scale])
+            noise = self.fixed_noise.expand(1, 3, *self.sizes[0]) if scale == 0 else torch.zeros_like(previous)
+            outputs.append(self.stage(scale, previous, noise))
+        return outputs
+
+    @torch.no_grad()
+    def generate(
+        self,
+        num: int = 1,
+        *,
+        sizes: Sequence[tuple[int, int]] | None = None,
+        start_scale: int = 0,
+        start_image: Tensor | None = None,
+        noises: Sequence[Tensor | None] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """(num, 3, H, W) samples in [-1, 1].
+
+        start_scale k: scales below k are not sampled. Without `start_image` they keep the reconstruction
+        (the paper's gen_start_scale: global layout kept, finer detail varies); with it, `start_image`
+        ((1 or num, 3, h, w) in [-1, 1]) is resized to scale k and used as that scale's upsampled input
+        (paint-to-image, harmonization, editing). `noises[n]`, when given, replaces the random z_n.
+        """
+        if self.num_trained == 0:
+            raise ModelFolderError("this model has no trained scale yet")
+        sizes = list(sizes) if sizes is not None else self.sizes[: self.num_trained]
+        if not 0 <= start_scale < self.num_trained:
+            raise ConfigError(f"start scale must be in 0..{self.num_trained - 1}, got {start_scale}")
+        device = self.real.device
+        if start_image is not None:
+            previous = resize(start_image.to(device), sizes[start_scale]).expand(num, -1, -1, -1)
+        elif start_scale > 0:
+            reconstruction = self.reconstruct(start_scale - 1)[-1]
+            previous = resize(reconstruction, sizes[start_scale]).expand(num, -1, -1, -1)
+        else:
+            previous = torch.zeros(num, 3, *sizes[0], device=device)
+        output = previous
+        for scale in range(start_scale, self.num_trained):
+            if scale > start_scale:
+                previous = resize(output, sizes[scale])
+            given = noises[scale] if noises is not None else None
+            noise = given if given is not None else self.noise_like(scale, num, sizes[scale], generator)
+            output = self.stage(scale, previous, noise.to(device))
+        return output
+
+
+def save_singan(model: SinGAN, folder: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> Path:
+    """Write `model` as a model folder (config.json + model.safetensors)."""
+    tensors = {f"generators.{k}": v for k, v in model.generators.state_dict().items()}
+    tensors.update({f"discriminators.{k}": v for k, v in model.discriminators.state_dict().items()})
+    tensors.update(real=model.real, noise_amplitudes=model.noise_amplitudes, fixed_noise=model.fixed_noise)
+    metadata = {
+        "sizes": [list(size) for size in model.sizes],
+        "trained_scales": model.num_trained,
+        "noise_amplitudes": [float(a) for a in model.noise_amplitudes],
+        "complete": model.num_trained == len(model.sizes),
+        **(extra or {}),
+    }
+    return save_model_folder(folder, family=FAMILY, config=model.config.to_dict(), tensors=tensors, metadata=metadata)
+
+
+def load_singan(folder: str | os.PathLike[str], device: torch.device | str = "cpu") -> SinGAN:
+    """Rebuild a SinGAN from its model folder (never unpickles). Raises ModelFolderError when unusable."""
+    loaded = load_model_folder(folder, family=FAMILY, device="cpu")
+    try:
+        config = config_from_dict(loaded.config)
+        sizes = [tuple(size) for size in loaded.metadata["sizes"]]
+        trained = int(loaded.metadata["trained_scales"])
+        tensors = loaded.tensors
+        model = SinGAN(config, sizes, tensors["real"])  # type: ignore[arg-type]
+        for _ in range(trained):
+            generator, discriminator = model.new_stage()
+            model.generators.append(generator)
+            model.discriminators.append(discriminator)
+        model.generators.load_state_dict(_section(tensors, "generators."))
+        model.discriminators.load_state_dict(_section(tensors, "discriminators."))
+        model.noise_amplitudes = tensors["noise_amplitudes"]
+        model.fixed_noise = tensors["fixed_noise"]
+    except (KeyError, RuntimeError, ValueError, TypeError) as error:
+        raise ModelFolderError(f"{folder} does not hold a consistent SinGAN model ({error})") from error
+    return model.to(device).eval()
+
+
+def _section(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    return {name[len(prefix) :]: value for name, value in tensors.items() if name.startswith(prefix)}
+
+
+def to_unit(image: Tensor) -> Tensor:
+    """[-1, 1] -> [0, 1], clamped."""
+    return ((image + 1) / 2).clamp(0, 1)
+
+
+def from_unit(image: Tensor) -> Tensor:
+    """[0, 1] -> [-1, 1]."""
+    return image * 2 - 1

@@ -1,0 +1,56 @@
+"""Random samples and the reconstruction of a trained SinGAN, in [0, 1]."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from patchdna.errors import ConfigError
+from patchdna.singan.model import SinGAN, to_unit
+
+__all__ = ["reconstruction", "sample"]
+
+MAX_OUTPUT_PIXELS = 16_000_000  # 4000 x 4000; beyond this a CPU run takes minutes per sample and GBs of RAM
+
+
+def sample(
+    model: SinGAN,
+    num: int = 1,
+    *,
+    scale_h: float = 1.0,
+    scale_w: float = 1.0,
+    size: tuple[int, int] | None = None,
+    start_scale: int = 0,
+    seed: int | None = 0,
+    batch_size: int = 16,
+) -> Tensor:
+    """`num` random samples as (num, 3, H, W) in [0, 1].
+
+    Size: `scale_h` x `scale_w` times the training size (noise maps of every scale are scaled), or exactly
+    `size` = (H, W). start_scale k: the layout up to scale k - 1 is the reconstruction, variation starts at k
+    (the paper's gen_start_scale). The same seed, model and device give bit-identical samples.
+    """
+    if num < 1:
+        raise ConfigError(f"number of samples must be >= 1, got {num}")
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+    sizes = model.scaled_sizes(scale_h, scale_w, size)
+    height, width = sizes[-1]
+    if height * width > MAX_OUTPUT_PIXELS:
+        raise ConfigError(f"output {height}x{width} is too large (limit {MAX_OUTPUT_PIXELS / 1e6:.0f} MP)")
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    chunks = []
+    for first in range(0, num, batch_size):
+        count = min(batch_size, num - first)
+        chunks.append(model.generate(count, sizes=sizes, start_scale=start_scale, generator=generator).cpu())
+    return to_unit(torch.cat(chunks))
+
+
+@torch.no_grad()
+def reconstruction(model: SinGAN) -> Tensor:
+    """The model's reconstruction of its training image from the fixed noise, (1, 3, H, W) in [0, 1]."""
+    return to_unit(model.reconstruct()[-1]).cpu()

@@ -1,0 +1,358 @@
+"""Training a SinGAN pyramid, one scale at a time, coarsest first.
+
+Per scale n (paper section 2 and the official code, without its in-place bug):
+  1. inputs from below: the upsampled reconstruction up(x_rec_{n+1}) and, per step, an upsampled random sample;
+  2. sigma_n = noise_amplitude_weight x RMSE(real_n, up(x_rec_{n+1})) (1 at the coarsest scale);
+  3. each iteration: `d_steps` critic steps (WGAN-GP, per-pixel gradient norm), then `g_steps` generator
+     steps (adversarial + alpha x MSE reconstruction from the fixed noise), each recomputing the fake;
+  4. the finished networks are frozen, appended to the model and the model folder is rewritten, so an
+     interrupted run resumes from the last finished scale (`resume=True`).
+patchdna's speed options (off in the `paper` preset): `crop_size` trains large scales on random windows
+(fully convolutional nets see the true surrounding context through a margin, so nothing but the batch of
+positions changes), and `sample_pool` draws the lower-scale input from samples made once per scale.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from patchdna.checkpoint import load_training_state, read_config, save_training_state
+from patchdna.device import resolve_device
+from patchdna.errors import ConfigError, ModelFolderError, PatchDNAError
+from patchdna.io import load_image, save_image
+from patchdna.ops import gradient_penalty, resize, wgan_d_loss, wgan_g_loss
+from patchdna.singan.config import SinGANConfig, preset
+from patchdna.singan.model import SinGAN, from_unit, load_singan, save_singan, to_unit
+from patchdna.singan.networks import StageDiscriminator, StageGenerator
+from patchdna.singan.pyramid import pyramid_sizes
+from patchdna.video import image_grid
+
+__all__ = ["TrainingCancelled", "TrainingEvent", "train"]
+
+
+class TrainingCancelled(PatchDNAError):
+    """Raised when `stop_event` is set; every finished scale is already saved."""
+
+
+@dataclass
+class TrainingEvent:
+    """What a progress callback receives: kind is 'scale_start', 'step', 'scale_end' or 'done'."""
+
+    kind: str
+    scale: int
+    num_scales: int
+    iteration: int = 0
+    iterations: int = 0
+    elapsed: float = 0.0
+    eta: float | None = None  # seconds left for the whole run (estimated from per-pixel cost so far)
+    losses: dict[str, float] = field(default_factory=dict)
+    preview: Tensor | None = None  # (1, 3, H, W) in [0, 1] at 'scale_end'
+
+
+Callback = Callable[[TrainingEvent], None]
+
+
+def _window(tensor: Tensor, top: int, left: int, height: int, width: int) -> Tensor:
+    return tensor[..., top : top + height, left : left + width]
+
+
+def _train_scale(
+    model: SinGAN,
+    scale: int,
+    generator: StageGenerator,
+    discriminator: StageDiscriminator,
+    rng: torch.Generator,
+    report: Callable[[int, dict[str, float]], None],
+    stop_event: threading.Event | None,
+) -> float:
+    """Train the networks of `scale` in place; returns its noise amplitude sigma_n."""
+    config = model.config
+    device = model.real.device
+    real = model.reals()[scale]
+    height, width = model.sizes[scale]
+    pad = config.receptive_padding
+    pad_mode = "replicate" if config.noise_padding else "constant"
+
+    # 1. Inputs from the frozen lower scales.
+    if scale == 0:
+        previous_reconstruction = torch.zeros_like(real)
+        amplitude = 1.0
+        reconstruction_noise = model.fixed_noise.expand(1, 3, height, width)
+    else:
+        previous_reconstruction = resize(model.reconstruct()[-1], (height, width))
+        # 2. sigma_n from how far the coarser reconstruction is from this scale's real image.
+        amplitude = config.noise_amplitude_weight * torch.sqrt(F.mse_loss(previous_reconstruction, real)).item()
+        reconstruction_noise = torch.zeros_like(real)
+    model.noise_amplitudes = torch.cat([model.noise_amplitudes, torch.tensor([amplitude], device=device)])
+    pool: list[Tensor] = []
+    if scale > 0 and config.sample_pool > 0:
+        with torch.no_grad():
+            for _ in range(config.sample_pool):
+                pool.append(resize(_lower_sample(model, scale, rng), (height, width)))
+
+    def previous_sample() -> Tensor:
+        if scale == 0:
+            return torch.zeros_like(real)
+        if pool:
+            return pool[int(torch.randint(len(pool), (1,), generator=rng))]
+        with torch.no_grad():
+            return resize(_lower_sample(model, scale, rng), (height, width))
+
+    crop_h = min(height, config.crop_size or height)
+    crop_w = min(width, config.crop_size or width)
+
+    def random_corner() -> tuple[int, int]:
+        top = int(torch.randint(height - crop_h + 1, (1,), generator=rng))
+        left = int(torch.randint(width - crop_w + 1, (1,), generator=rng))
+        return top, left
+
+    def fake_window(noise: Tensor, previous: Tensor, top: int, left: int) -> Tensor:
+        # The padded full-size input is cut with a `pad` margin, so the valid convolutions see exactly the
+        # context they would see on the whole image.
+        padded = F.pad(amplitude * noise + previous, (pad, pad, pad, pad), mode=pad_mode)
+        window = _window(padded, top, left, crop_h + 2 * pad, crop_w + 2 * pad)
+        return generator.residual(window) + _window(previous, top, left, crop_h, crop_w)
+
+    optimizer_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=(config.beta1, 0.999))
+    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=(config.beta1, 0.999))
+    milestone = [max(1, int(config.iterations * config.lr_decay_at))]
+    schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, milestone, gamma=0.1) for o in (optimizer_g, optimizer_d)]
+    generator.train()
+    discriminator.train()
+
+    # 3. Alternate critic and generator steps.
+    for iteration in range(config.iterations):
+        if stop_event is not None and stop_event.is_set():
+            raise TrainingCancelled(f"training cancelled during scale {scale + 1}; finished scales are saved")
+        noise = model.noise_like(scale, 1, (height, width), rng)
+        previous = previous_sample()
+        top, left = random_corner()
+        for _ in range(config.d_steps):
+            real_top, real_left = random_corner()
+            real_window = _window(real, real_top, real_left, crop_h, crop_w)
+            with torch.no_grad():
+                fake = fake_window(noise, previous, top, left)
+            optimizer_d.zero_grad(set_to_none=True)
+            penalty = gradient_penalty(discriminator, real_window, fake, generator=rng)
+            loss_d = wgan_d_loss(discriminator(real_window), discriminator(fake))
+            (loss_d + config.gradient_penalty_weight * penalty).backward()
+            optimizer_d.step()
+        for parameter in discriminator.parameters():
+            parameter.requires_grad_(False)
+        for _ in range(config.g_steps):
+            optimizer_g.zero_grad(set_to_none=True)
+            fake = fake_window(noise, previous, top, left)
+            loss_adv = wgan_g_loss(discriminator(fake))
+            loss_rec = torch.zeros((), device=device)
+            if config.reconstruction_weight > 0:
+                reconstruction = fake_window(reconstruction_noise, previous_reconstruction, top, left)
+                loss_rec = F.mse_loss(reconstruction, _window(real, top, left, crop_h, crop_w))
+            (loss_adv + config.reconstruction_weight * loss_rec).backward()
+            optimizer_g.step()
+        for parameter in discriminator.parameters():
+            parameter.requires_grad_(True)
+        for scheduler in schedulers:
+            scheduler.step()
+        if iteration % 25 == 0 or iteration == config.iterations - 1:
+            report(
+                iteration + 1, {"d": loss_d.item(), "gp": penalty.item(), "g": loss_adv.item(), "rec": loss_rec.item()}
+            )
+        else:
+            report(iteration + 1, {})
+    return amplitude
+
+
+def _lower_sample(model: SinGAN, scale: int, rng: torch.Generator) -> Tensor:
+    """A random sample from the trained scales below `scale` (they are all trained and frozen)."""
+    sizes = model.sizes[:scale]
+    return model.generate(1, sizes=sizes, generator=rng)
+
+
+def _prepare_folder(
+    out: Path, resume: bool, config: SinGANConfig, real: Tensor, sizes: list[tuple[int, int]]
+) -> SinGAN | None:
+    """Return the model to continue from (resume) or None for a fresh run; refuse to overwrite a model."""
+    if not (out / "config.json").exists():
+        return None
+    if not resume:
+        raise ModelFolderError(f"{out} already holds a model; pass --resume to continue it or choose another --out")
+    stored = read_config(out)
+    if stored.get("family") != "singan":
+        raise ModelFolderError(f"{out} holds a {stored.get('family')!r} model, not a SinGAN")
+    model = load_singan(out, device=real.device)
+    if tuple(model.real.shape) != tuple(real.shape) or (model.real - real).abs().max().item() > 2e-2:
+        raise ModelFolderError(f"{out} was trained on a different image; use another --out for this one")
+    return model
+
+
+def train(
+    image: str | os.PathLike[str] | Tensor,
+    out: str | os.PathLike[str],
+    *,
+    config: SinGANConfig | None = None,
+    preset_name: str = "fast",
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    resume: bool = False,
+    preview: bool = True,
+    show_progress: bool = True,
+    callback: Callback | None = None,
+    stop_event: threading.Event | None = None,
+) -> SinGAN:
+    """Train a SinGAN on one image and write it to the model folder `out` as it goes.
+
+    image: a path, or a (1, 3, H, W) tensor in [0, 1]. config: overrides `preset_name` ('fast' or 'paper').
+    resume: continue an interrupted run in `out` from its last finished scale (its stored config is used).
+    Returns the trained model (eval mode). Raises `PatchDNAError` subclasses for every user mistake.
+    """
+    out = Path(out)
+    torch_device = device if isinstance(device, torch.device) else resolve_device(device)
+    config = config or preset(preset_name)
+    if isinstance(image, Tensor):
+        if image.dim() != 4 or image.shape[:2] != (1, 3):
+            raise ConfigError(f"image tensor must be (1, 3, H, W) in [0, 1], got {tuple(image.shape)}")
+        picture = resize(image.float(), _limited(image.shape[-2:], config.max_size)).clamp(0, 1)
+    else:
+        picture = load_image(image, max_size=config.max_size)
+    min_side = 2 * config.num_layers + 2
+    if min(picture.shape[-2:]) < min_side:
+        raise ConfigError(
+            f"image is too small ({picture.shape[-1]}x{picture.shape[-2]}); the short side must be >= {min_side} px"
+        )
+    real = from_unit(picture).to(torch_device)
+
+    existing = _prepare_folder(out, resume, config, real, [])
+    if existing is not None:
+        model = existing
+        config = model.config
+    else:
+        sizes = pyramid_sizes(real.shape[-2], real.shape[-1], config)
+        model = SinGAN(config, sizes, real).to(torch_device)
+        torch.manual_seed(seed)
+        model.fixed_noise = torch.randn(1, 1, *sizes[0], generator=torch.Generator().manual_seed(seed)).to(torch_device)
+    rng = torch.Generator().manual_seed(seed)
+    state = load_training_state(out) if existing is not None else None
+    elapsed_before = 0.0
+    if state is not None:
+        tensors, meta = state
+        if int(meta.get("completed_scales", -1)) == model.num_trained and "rng" in tensors:
+            rng.set_state(tensors["rng"])
+            elapsed_before = float(meta.get("elapsed", 0.0))
+    num_scales = len(model.sizes)
+    if model.num_trained == num_scales:
+        if show_progress:
+            print(f"{out}: all {num_scales} scales are already trained")
+        return model.eval()
+
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    cost = [h * w for h, w in model.sizes]  # per-iteration work grows with the (cropped) pixel count
+    if config.crop_size:
+        cost = [min(h, config.crop_size) * min(w, config.crop_size) for h, w in model.sizes]
+    cost = [c + 200 for c in cost]  # fixed per-step overhead, measured to matter at small scales
+    finished_cost = [0.0]  # a list so the per-scale report closure sees updates
+
+    for scale in range(model.num_trained, num_scales):
+        torch.manual_seed(seed * 1000 + scale)  # network init of this scale does not depend on resume
+        generator, discriminator = model.new_stage()
+        height, width = model.sizes[scale]
+        bar = tqdm(
+            total=config.iterations,
+            desc=f"scale {scale + 1}/{num_scales} {height}x{width}",
+            disable=not show_progress,
+            leave=True,
+            dynamic_ncols=True,
+        )
+        scale_started = time.perf_counter()
+
+        def report(iteration: int, losses: dict[str, float], bar: Any = bar, scale: int = scale) -> None:
+            bar.update(1)
+            if losses:
+                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+            if callback is not None and (losses or iteration == config.iterations):
+                elapsed = time.perf_counter() - started
+                work = finished_cost[0] + cost[scale] * iteration / config.iterations
+                remaining = sum(cost[scale:]) - cost[scale] * iteration / config.iterations
+                eta = elapsed / work * remaining if work > 0 else None
+                callback(TrainingEvent("step", scale, num_scales, iteration, config.iterations, elapsed, eta, losses))
+
+        if callback is not None:
+            callback(
+                TrainingEvent("scale_start", scale, num_scales, 0, config.iterations, time.perf_counter() - started)
+            )
+        try:
+            _train_scale(model, scale, generator, discriminator, rng, report, stop_event)
+        except BaseException:
+            bar.close()
+            # Drop this scale's partial amplitude so the saved folder stays consistent with its networks.
+            model.noise_amplitudes = model.noise_amplitudes[: model.num_trained]
+            raise
+        bar.close()
+        # 4. Freeze, append, save: the folder always holds every finished scale.
+        generator.eval().requires_grad_(False)
+        discriminator.eval().requires_grad_(False)
+        model.generators.append(generator)
+        model.discriminators.append(discriminator)
+        seconds = time.perf_counter() - scale_started
+        timings = _scale_seconds(out, model.num_trained - 1) + [seconds]
+        total = elapsed_before + time.perf_counter() - started
+        save_singan(model, out, extra={"scale_seconds": timings, "train_seconds": total, "seed": seed})
+        save_training_state(out, {"rng": rng.get_state()}, {"completed_scales": model.num_trained, "elapsed": total})
+        finished_cost[0] += cost[scale]
+        preview_image = _preview(model, rng_seed=seed) if (preview or callback is not None) else None
+        if preview and preview_image is not None:
+            save_image(preview_image, out / "previews" / f"scale_{scale:02d}.png")
+        if callback is not None:
+            callback(
+                TrainingEvent(
+                    "scale_end",
+                    scale,
+                    num_scales,
+                    config.iterations,
+                    config.iterations,
+                    time.perf_counter() - started,
+                    None,
+                    {},
+                    preview_image,
+                )
+            )
+    if callback is not None:
+        callback(TrainingEvent("done", num_scales - 1, num_scales, elapsed=time.perf_counter() - started))
+    return model.eval()
+
+
+def _scale_seconds(out: Path, count: int) -> list[float]:
+    """Per-scale train seconds recorded so far (kept across resumes)."""
+    try:
+        stored = read_config(out).get("scale_seconds", [])
+    except ModelFolderError:
+        return []
+    return [float(s) for s in stored][:count]
+
+
+def _limited(size: Any, max_size: int) -> tuple[int, int]:
+    height, width = int(size[0]), int(size[1])
+    factor = min(1.0, max_size / max(height, width))
+    return max(1, round(height * factor)), max(1, round(width * factor))
+
+
+@torch.no_grad()
+def _preview(model: SinGAN, rng_seed: int) -> Tensor:
+    """A sheet of the real image, the reconstruction and 4 samples at the last trained scale, in [0, 1]."""
+    model.eval()
+    real = model.reals()[model.num_trained - 1]
+    reconstruction = model.reconstruct()[-1]
+    samples = model.generate(4, generator=torch.Generator().manual_seed(rng_seed))
+    tiles = [to_unit(real), to_unit(reconstruction)] + [to_unit(s[None]) for s in samples]
+    return image_grid(tiles, columns=3)

@@ -1,0 +1,257 @@
+"""SinGAN: pyramid, training, sampling, model folders, resume, CLI, and bad input (tiny sizes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import torch
+from PIL import Image
+
+from patchdna import singan
+from patchdna.cli import main
+from patchdna.errors import ConfigError, ModelFolderError
+from patchdna.singan.pyramid import pyramid_sizes
+
+from .conftest import make_texture
+
+TINY = dict(min_size=12, max_size=40, num_scales=3, iterations=12, crop_size=24, sample_pool=3)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    torch.manual_seed(0)
+    image = torch.from_numpy(make_texture(32, 40)).permute(2, 0, 1)[None].float() / 255
+    folder = tmp_path_factory.mktemp("singan") / "model"
+    model = singan.train(image, folder, config=singan.preset("fast", **TINY), device="cpu", show_progress=False)
+    return model, folder
+
+
+@pytest.mark.parametrize(
+    "shape, expected_scales",
+    [((186, 248), 9), ((248, 186), 9), ((250, 250), 11), ((60, 250), 6), ((25, 40), 1)],
+)
+def test_paper_pyramid(shape, expected_scales):
+    sizes = pyramid_sizes(*shape, singan.PRESETS["paper"])
+    assert len(sizes) == expected_scales
+    assert sizes[-1] == shape
+    assert min(sizes[0]) == min(25, min(shape)) or min(sizes[0]) == 25
+    # strictly growing, and the re-fitted factor is the same between consecutive scales (within rounding)
+    assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in zip(sizes, sizes[1:]))
+
+
+def test_paper_pyramid_matches_official_balloons():
+    sizes = pyramid_sizes(186, 248, singan.PRESETS["paper"])
+    assert sizes[0] == (25, 34) and sizes[-1] == (186, 248)
+
+
+def test_dense_low_pyramid_matches_consingan_example():
+    config = singan.preset("paper", num_scales=6, spacing="dense_low")
+    assert pyramid_sizes(152, 250, config) == [(25, 42), (31, 51), (40, 66), (57, 94), (106, 175), (152, 250)]
+
+
+def test_bad_config_raises():
+    with pytest.raises(ConfigError, match="min_size"):
+        singan.SinGANConfig(min_size=2)
+    with pytest.raises(ConfigError, match="unknown preset"):
+        singan.preset("turbo")
+
+
+def test_training_writes_complete_folder(tiny_model):
+    model, folder = tiny_model
+    config = json.loads((folder / "config.json").read_text())
+    assert config["family"] == "singan" and config["complete"] and config["trained_scales"] == 3
+    assert len(config["noise_amplitudes"]) == 3 and config["noise_amplitudes"][0] == 1.0
+    assert len(list((folder / "previews").glob("scale_*.png"))) == 3
+    assert model.num_trained == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs, shape",
+    [
+        ({}, (32, 40)),
+        ({"scale_w": 2.0}, (32, 80)),
+        ({"scale_h": 0.75, "scale_w": 1.3}, (24, 52)),
+        ({"size": (45, 29)}, (45, 29)),
+    ],
+)
+def test_samples_have_requested_shapes(tiny_model, kwargs, shape):
+    images = singan.sample(tiny_model[0], 3, seed=1, **kwargs)
+    assert images.shape == (3, 3, *shape)
+    assert torch.isfinite(images).all() and images.min() >= 0 and images.max() <= 1
+
+
+def test_samples_differ_and_start_scale_keeps_layout(tiny_model):
+    model = tiny_model[0]
+    free = singan.sample(model, 4, seed=3)
+    assert (free[0] - free[1]).abs().mean() > 1e-4
+    late = singan.sample(model, 4, seed=3, start_scale=2)
+    reconstruction = singan.reconstruction(model)
+    # starting at the last scale keeps the reconstruction's layout: closer to it than free samples are
+    assert (late - reconstruction).abs().mean() < (free - reconstruction).abs().mean()
+    with pytest.raises(ConfigError, match="start scale"):
+        singan.sample(model, 1, start_scale=7)
+
+
+def test_same_seed_same_samples_and_batching(tiny_model):
+    model = tiny_model[0]
+    a = singan.sample(model, 5, seed=11, batch_size=2)
+    b = singan.sample(model, 5, seed=11, batch_size=2)
+    assert torch.equal(a, b)
+
+
+def test_save_load_in_fresh_process_gives_identical_samples(tiny_model, tmp_path):
+    model, folder = tiny_model
+    expected = singan.sample(model, 2, seed=5, scale_w=1.5)
+    torch.save(expected, tmp_path / "expected.pt")
+    code = (
+        "import torch, sys; from patchdna import singan; "
+        f"m = singan.load(r'{folder}'); s = singan.sample(m, 2, seed=5, scale_w=1.5); "
+        f"e = torch.load(r'{tmp_path / 'expected.pt'}'); sys.exit(0 if torch.equal(s, e) else 1)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_cancel_then_resume_keeps_finished_scales(tmp_path, texture_tensor):
+    folder = tmp_path / "run"
+    stop = threading.Event()
+
+    def on_event(event):
+        if event.kind == "scale_end" and event.scale == 0:
+            stop.set()
+
+    config = singan.preset("fast", **TINY)
+    with pytest.raises(singan.TrainingCancelled):
+        singan.train(
+            texture_tensor, folder, config=config, device="cpu", show_progress=False, callback=on_event, stop_event=stop
+        )
+    partial = singan.load(folder)
+    assert partial.num_trained == 1
+    first_scale = {k: v.clone() for k, v in partial.generators[0].state_dict().items()}
+    # a partial model already samples (at its last finished scale)
+    assert singan.sample(partial, 1).shape[-2:] == partial.sizes[0]
+    with pytest.raises(ModelFolderError, match="--resume"):
+        singan.train(texture_tensor, folder, config=config, device="cpu", show_progress=False)
+    resumed = singan.train(texture_tensor, folder, config=config, device="cpu", show_progress=False, resume=True)
+    assert resumed.num_trained == 3
+    for name, value in resumed.generators[0].state_dict().items():
+        assert torch.equal(value, first_scale[name])
+
+
+def test_resume_refuses_another_image(tmp_path, tiny_model):
+    _, folder = tiny_model
+    other = torch.rand(1, 3, 32, 40)
+    with pytest.raises(ModelFolderError, match="different image"):
+        singan.train(
+            other, folder, config=singan.preset("fast", **TINY), device="cpu", resume=True, show_progress=False
+        )
+
+
+def test_killed_cli_run_resumes(tmp_path):
+    image = tmp_path / "image.png"
+    Image.fromarray(make_texture(48, 64)).save(image)
+    out = tmp_path / "killed"
+    command = [
+        sys.executable,
+        "-m",
+        "patchdna.cli",
+        "singan",
+        "train",
+        str(image),
+        "--out",
+        str(out),
+        "--quiet",
+        "--max-size",
+        "64",
+        "--min-size",
+        "16",
+        "--num-scales",
+        "3",
+        "--iterations",
+        "400",
+        "--device",
+        "cpu",
+    ]
+    process = subprocess.Popen(command, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "config.json").exists():
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert (out / "config.json").exists(), "the first scale should have been saved before the kill"
+    trained_before = json.loads((out / "config.json").read_text())["trained_scales"]
+    assert 1 <= trained_before < 3
+    singan.load(out)  # what was written before the kill is a valid model
+    finished = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads((out / "config.json").read_text())["trained_scales"] == 3
+
+
+def test_cli_end_to_end(tmp_path, texture_path, capsys):
+    out = tmp_path / "model"
+    assert (
+        main(
+            [
+                "singan",
+                "train",
+                str(texture_path),
+                "--out",
+                str(out),
+                "--quiet",
+                "--max-size",
+                "40",
+                "--min-size",
+                "12",
+                "--num-scales",
+                "2",
+                "--iterations",
+                "5",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    samples = tmp_path / "samples"
+    assert (
+        main(["singan", "sample", str(out), "--num", "3", "--size", "20x50", "--out", str(samples), "--reconstruction"])
+        == 0
+    )
+    written = sorted(p.name for p in samples.iterdir())
+    assert written == ["reconstruction.png", "sample_000.png", "sample_001.png", "sample_002.png"]
+    assert Image.open(samples / "sample_000.png").size == (50, 20)
+
+
+@pytest.mark.parametrize(
+    "argv_tail, message",
+    [
+        (["singan", "sample", "{missing}", "--out", "{tmp}"], "not found"),
+        (["singan", "train", "{empty}", "--out", "{tmp}/x"], "empty"),
+        (["singan", "train", "{text}", "--out", "{tmp}/x"], "not a readable image"),
+        (["singan", "train", "{tiny}", "--out", "{tmp}/x"], "too small"),
+        (["singan", "sample", "{foreign}", "--out", "{tmp}"], "not a patchdna model folder"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, argv_tail, message):
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("hello")
+    Image.fromarray(make_texture(6, 6)).save(tmp_path / "tiny.png")
+    (tmp_path / "foreign").mkdir()
+    names = {
+        "missing": tmp_path / "missing",
+        "empty": tmp_path / "empty.png",
+        "text": tmp_path / "text.png",
+        "tiny": tmp_path / "tiny.png",
+        "foreign": tmp_path / "foreign",
+        "tmp": tmp_path,
+    }
+    argv = [part.format(**names) for part in argv_tail]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("patchdna: error:") and message in err and "\n" not in err
