@@ -19,7 +19,8 @@ TINY = dict(
     discriminator_width=4,
     crop_size=16,
     iterations=4,
-    curriculum_end=0.5,  # so the extra inverse step runs too
+    curriculum_end=0.5,
+    extra_inverse_step=True,  # runs in the second half
     checkpoint_every=2,
     preview_every=2,
 )

@@ -43,6 +43,10 @@ MIN_IMAGE_SIDE = 16  # smaller inputs leave nothing for the 8x-downscaling body 
 Transform = tuple[tuple[int, int], Tensor | None]  # (output size, forward homography or None for a resize)
 
 
+def _round8(length: float) -> int:
+    return max(8, 8 * round(length / 8))
+
+
 class Trainer:
     """Holds the networks, optimisers and random stream; `step()` runs one iteration and returns its losses."""
 
@@ -95,7 +99,9 @@ class Trainer:
         """Independent height and width factors from the curriculum range, plus an optional homography."""
         low, high = self.scale_range()
         ch, cw = self.crop_size
-        size = (max(8, round(ch * self._uniform(low, high))), max(8, round(cw * self._uniform(low, high))))
+        # Multiples of 8, as the official code's: the body pads to them anyway, and a small set of repeating
+        # shapes lets oneDNN reuse its compiled convolution kernels from one iteration to the next.
+        size = (_round8(ch * self._uniform(low, high)), _round8(cw * self._uniform(low, high)))
         forward = None
         magnitude = self.config.warp_magnitude * min(1.0, self.progress() / max(self.config.curriculum_end, 1e-9))
         if magnitude > 0:
