@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from patchdna import ingan
-from patchdna.io import load_image, save_image
+from patchdna.io import save_image
 from patchdna.metrics import anisotropy_distortion, blur_baseline, patch_swd
 from patchdna.ops import resize
 
@@ -100,7 +100,8 @@ def main() -> None:
 
 def print_table(rows: list[dict]) -> None:
     print(
-        "\n| image | train s | it/s | blur | retarget | SWD InGAN | SWD bicubic | SWD/blur | aniso InGAN | aniso bicubic |"
+        "\n| image | train s | it/s | blur | retarget | SWD InGAN | SWD bicubic | SWD/blur "
+        "| aniso InGAN | aniso bicubic |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
@@ -118,7 +119,8 @@ def print_table(rows: list[dict]) -> None:
         med = statistics.median
         print(
             f"| {label} | {med(r[label]['swd'] / r['blur'] for r in rows):.2f} | "
-            f"{med(r[label]['swd_bicubic'] / r['blur'] for r in rows):.2f} | {med(r[label]['aniso'] for r in rows):.3f} | "
+            f"{med(r[label]['swd_bicubic'] / r['blur'] for r in rows):.2f} | "
+            f"{med(r[label]['aniso'] for r in rows):.3f} | "
             f"{med(r[label]['aniso_bicubic'] for r in rows):.3f} |"
         )
     print(f"\n1024x1024 retarget, median over images: {statistics.median(r['t1024_s'] for r in rows):.3f} s")
