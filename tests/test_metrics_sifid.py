@@ -1,10 +1,11 @@
 """SIFID with a tiny Inception-shaped network made here (the real weights are not needed)."""
 
+import importlib
+
 import pytest
 import torch
 from metrics_fixtures import blur, textured, tiny_weights
 
-from patchdna.metrics import sifid as sifid_module
 from patchdna.metrics.sifid import (
     SIFIDWeightsError,
     fid_helper_file,
@@ -53,6 +54,8 @@ def test_bad_weight_files_are_clear_errors(tmp_path):
 
 
 def test_no_weights_anywhere_says_how_to_get_them(tmp_path, monkeypatch):
+    # The module, not the function `patchdna.metrics.sifid` that the package re-exports under the same name.
+    sifid_module = importlib.import_module("patchdna.metrics.sifid")
     monkeypatch.setattr(sifid_module, "fid_helper_file", lambda: None)
     monkeypatch.setattr(sifid_module, "_torchvision_cache_file", lambda: tmp_path / "absent.pth")
     with pytest.raises(SIFIDWeightsError, match=r"patchdna\[sifid\]"):
