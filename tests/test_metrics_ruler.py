@@ -5,10 +5,9 @@ here); benchmarks/ruler_agreement.py repeats the comparison on real user-study i
 """
 
 import pytest
+from metrics_fixtures import blur, textured
 
 from patchdna.metrics import blur_baseline, diversity, patch_swd
-
-from metrics_fixtures import blur, textured
 
 
 def test_patch_swd_and_diversity_equal_the_shared_ruler():
