@@ -68,14 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 images per set (smoke run)")
     parser.add_argument("--sets", default="places,lsun", help="comma-separated subset of places,lsun")
     parser.add_argument("--data", type=Path, default=SHARED / "datasets" / "user-studies")
-    parser.add_argument("--samples", type=int, default=3, help="samples per image scored with swd and SIFID (cost)")
+    parser.add_argument("--samples", type=int, default=1, help="samples per image scored with swd and SIFID (cost)")
     parser.add_argument("--bds-samples", type=int, default=1, help="samples per image scored with bds (cost)")
+    parser.add_argument("--sifid-sets", default="places", help="sets scored with SIFID (the SIFID target is Places)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N real images of each set")
+    parser.add_argument("--report-only", action="store_true", help="print the table from the cache, compute nothing")
     parser.add_argument("--cache", type=Path, default=Path("runs/published_anchors.json"))
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"published_anchors: data folder not found: {args.data}", file=sys.stderr)
         return 2
-    limit = 3 if args.quick else None
+    limit = 3 if args.quick else args.limit
     cache: dict[str, dict] = json.loads(args.cache.read_text()) if args.cache.is_file() and not args.quick else {}
     try:
         extractors = {channels: load_sifid_extractor("auto", channels, download=False) for channels in (64, 192)}
@@ -88,26 +91,31 @@ def main(argv: list[str] | None = None) -> int:
         for method in SETS[set_name]:
             groups = pair_folders(args.data / set_name / "Real", args.data / set_name / method)[:limit]
             rows = []
+            set_extractors = extractors if set_name in args.sifid_sets.split(",") else {}
             for group in groups:
                 blur_key = f"{set_name}/blur/{group.name}"
-                if blur_key not in cache:  # one per real image, shared by the methods
+                if blur_key not in cache and not args.report_only:  # one per real image, shared by the methods
                     cache[blur_key] = {"blur_swd": blur_baseline(load_image(group.real))}
-                sifid_layers = ",".join(map(str, extractors))
-                key = f"{set_name}/{method}/{group.name}/{sifid_layers}/{args.samples}/{args.bds_samples}"
+                sifid_layers = ",".join(map(str, set_extractors))
+                samples, bds_samples = min(args.samples, len(group.samples)), min(args.bds_samples, len(group.samples))
+                key = f"{set_name}/{method}/{group.name}/{sifid_layers}/{samples}/{bds_samples}"
+                if args.report_only and key not in cache:
+                    break
                 if key not in cache:
                     cache[key] = score_image(
                         group.real,
                         list(group.samples),
                         args.samples,
                         args.bds_samples,
-                        extractors,
+                        set_extractors,
                         cache[blur_key]["blur_swd"],
                     )
                     if not args.quick:
                         args.cache.parent.mkdir(parents=True, exist_ok=True)
                         args.cache.write_text(json.dumps(cache))
                 rows.append(cache[key])
-            results[(set_name, method)] = (rows, len(groups[0].samples))
+            if rows:
+                results[(set_name, method)] = (rows, len(groups[0].samples))
             print(f"  {set_name}/{method}: {len(rows)} images ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
     def mean(rows: list[dict], key: str) -> str:
@@ -131,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("<!-- /table:published_anchors -->")
     print(
-        f"\nSIFID weights: {weights}. Patch SWD and SIFID over the first {args.samples} sample(s) per image, BDS over "
+        f"\nSIFID weights: {weights} (sets: {args.sifid_sets}).\n"
+        f"Patch SWD and SIFID over the first {args.samples} sample(s) per image, BDS over "
         f"the first {args.bds_samples} (1024 grid queries per level), diversity over all samples. "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {time.perf_counter() - started:.0f} s, "
         f"load average at the end {os.getloadavg()[0]:.1f} (machine shared with other jobs)."
