@@ -1,6 +1,6 @@
 """Pairing a folder of real images with a folder of samples per method (the user-study layout).
 
-Layout (ConSinGAN's User-Studies, and what `patchdna singan sample` can write):
+Layout (that of ConSinGAN's User-Studies sets):
     Real/0.jpg  Real/1.jpg ...                  one real image per index (any image suffix)
     Method/0.jpg ...                            one sample per real image, same stem, or
     Method/0_0.jpg Method/0_1.jpg ...           several samples per real image: STEM_K with K = 0, 1, ...
