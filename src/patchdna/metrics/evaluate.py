@@ -22,7 +22,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from patchdna.errors import ConfigError
+from patchdna.errors import ConfigError, InputImageError
 from patchdna.io import load_image
 from patchdna.metrics.bds import bidirectional_similarity
 from patchdna.metrics.fidelity import psnr, ssim
@@ -104,7 +104,7 @@ def evaluate_samples(
         raise ValueError("evaluate_samples needs at least one sample")
     for image in (real, *samples):
         if min(image.shape[2:]) < MIN_LEVEL_SIDE:
-            raise ConfigError(
+            raise InputImageError(
                 f"patch metrics need images with a short side >= {MIN_LEVEL_SIDE} px, got {tuple(image.shape[2:])}"
             )
     metrics = options.metrics
