@@ -37,7 +37,9 @@ def timed(function, repeats: int = 3) -> float:
 def command_seconds(arguments: list[str]) -> float:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "patchdna.cli", "eval", *arguments], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "patchdna.cli", "eval", *arguments], check=True, env=env, stdout=subprocess.DEVNULL
+    )
     return time.perf_counter() - started
 
 
