@@ -54,21 +54,21 @@ def main(argv: list[str] | None = None) -> int:
     real_path, fake_path = args.data / "Real" / "0.jpg", args.data / "SinGAN" / "0.jpg"
     real, fake = load_image(real_path), load_image(fake_path)
     load_start = os.getloadavg()[0]
-    rows = [
-        ("patch SWD, one pair (in process)", timed(lambda: patch_swd(real, fake))),
-        ("bds (1024 queries), one pair (in process)", timed(lambda: bidirectional_similarity(real, fake))),
-        ("psnr + ssim, one pair (in process)", timed(lambda: (psnr(real, fake), ssim(real, fake)))),
-    ]
-    pair = [str(real_path), str(fake_path), "--metrics", "swd,bds,psnr,ssim"]
-    rows.append(("`patchdna eval REAL FAKE --metrics swd,bds,psnr,ssim` (fresh process)", command_seconds(pair)))
     count = 5 if args.quick else 50
+    pair = [str(real_path), str(fake_path), "--metrics", "swd,bds,psnr,ssim"]
     folder = [str(args.data / "Real"), str(args.data / "SinGAN"), "--limit", str(count)]
-    rows.append((f"`patchdna eval Real/ SinGAN/` (swd, bds; {count} images)", command_seconds(folder)))
+    measurements = [
+        ("patch SWD, one pair (in process)", lambda: timed(lambda: patch_swd(real, fake))),
+        ("bds (1024 queries), one pair (in process)", lambda: timed(lambda: bidirectional_similarity(real, fake))),
+        ("psnr + ssim, one pair (in process)", lambda: timed(lambda: (psnr(real, fake), ssim(real, fake)))),
+        ("`patchdna eval REAL FAKE --metrics swd,bds,psnr,ssim` (fresh process)", lambda: command_seconds(pair)),
+        (f"`patchdna eval Real/ SinGAN/` (swd, bds; {count} images)", lambda: command_seconds(folder)),
+    ]
     print("<!-- table:eval_speed -->")
-    print("| what | seconds |")
-    print("|---|---|")
-    for name, seconds in rows:
-        print(f"| {name} | {seconds:.2f} |")
+    print("| what | seconds | load average |")
+    print("|---|---|---|")
+    for name, measure in measurements:  # each row as soon as it is measured
+        print(f"| {name} | {measure():.2f} | {os.getloadavg()[0]:.1f} |", flush=True)
     print("<!-- /table:eval_speed -->")
     print(f"\nload average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (2-core CPU, shared).")
     return 0
