@@ -88,21 +88,29 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = {}
     for set_name in args.sets.split(","):
-        for method in SETS[set_name]:
-            groups = pair_folders(args.data / set_name / "Real", args.data / set_name / method)[:limit]
-            rows = []
-            set_extractors = extractors if set_name in args.sifid_sets.split(",") else {}
-            for group in groups:
-                blur_key = f"{set_name}/blur/{group.name}"
-                if blur_key not in cache and not args.report_only:  # one per real image, shared by the methods
-                    cache[blur_key] = {"blur_swd": blur_baseline(load_image(group.real))}
-                sifid_layers = ",".join(map(str, set_extractors))
+        set_extractors = extractors if set_name in args.sifid_sets.split(",") else {}
+        sifid_layers = ",".join(map(str, set_extractors))
+        methods = {
+            method: pair_folders(args.data / set_name / "Real", args.data / set_name / method)[:limit]
+            for method in SETS[set_name]
+        }
+        rows: dict[str, list[dict]] = {method: [] for method in methods}
+        # Image by image, every method in turn: a run stopped at any point leaves equal counts per method.
+        for index, real_group in enumerate(methods[SETS[set_name][0]]):
+            blur_key = f"{set_name}/blur/{real_group.name}"
+            keys = {}
+            for method, groups in methods.items():
+                group = groups[index]
                 samples, bds_samples = min(args.samples, len(group.samples)), min(args.bds_samples, len(group.samples))
-                key = f"{set_name}/{method}/{group.name}/{sifid_layers}/{samples}/{bds_samples}"
-                if args.report_only and key not in cache:
-                    break
-                if key not in cache:
-                    cache[key] = score_image(
+                keys[method] = f"{set_name}/{method}/{group.name}/{sifid_layers}/{samples}/{bds_samples}"
+            if args.report_only and not all(key in cache for key in [blur_key, *keys.values()]):
+                break
+            if blur_key not in cache:  # one per real image, shared by the methods
+                cache[blur_key] = {"blur_swd": blur_baseline(load_image(real_group.real))}
+            for method, groups in methods.items():
+                group = groups[index]
+                if keys[method] not in cache:
+                    cache[keys[method]] = score_image(
                         group.real,
                         list(group.samples),
                         args.samples,
@@ -113,10 +121,14 @@ def main(argv: list[str] | None = None) -> int:
                     if not args.quick:
                         args.cache.parent.mkdir(parents=True, exist_ok=True)
                         args.cache.write_text(json.dumps(cache))
-                rows.append(cache[key])
-            if rows:
-                results[(set_name, method)] = (rows, len(groups[0].samples))
-            print(f"  {set_name}/{method}: {len(rows)} images ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+                rows[method].append(cache[keys[method]])
+        for method, method_rows in rows.items():
+            if method_rows:
+                results[(set_name, method)] = (method_rows, len(methods[method][0].samples))
+            print(
+                f"  {set_name}/{method}: {len(method_rows)} images ({time.perf_counter() - started:.0f} s)",
+                file=sys.stderr,
+            )
 
     def mean(rows: list[dict], key: str) -> str:
         values = [row[key] for row in rows if key in row]
