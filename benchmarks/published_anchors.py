@@ -43,6 +43,15 @@ PUBLISHED = {
 }
 
 
+# Published training minutes per image (ConSinGAN paper tables, one GTX 1080Ti) for the time-vs-SWD figure.
+PUBLISHED_MINUTES = {
+    ("places", "SinGAN"): 152,
+    ("places", "ConSinGAN"): 24,
+    ("lsun", "SinGAN"): 135,
+    ("lsun", "ConSinGAN"): 20,
+}
+
+
 def score_image(
     real_path: Path, sample_paths: list[Path], metric_samples: int, bds_samples: int, extractors: dict, blur: float
 ) -> dict:
@@ -150,6 +159,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{mean(rows, 'sifid64')} | {mean(rows, 'sifid192')} | {PUBLISHED.get((set_name, method), '')} |"
         )
     print("<!-- /table:published_anchors -->")
+    for (set_name, method), (rows, _) in results.items():
+        if (set_name, method) in PUBLISHED_MINUTES:
+            point = {
+                "method": f"{method} (published samples, {set_name})",
+                "preset": "paper, GTX 1080Ti time",
+                "train_seconds": 60 * PUBLISHED_MINUTES[(set_name, method)],
+                "patch_swd": statistics.mean(row["swd"] for row in rows),
+            }
+            print(f"@point {json.dumps(point)}")
     print(
         f"\nSIFID weights: {weights} (sets: {args.sifid_sets}).\n"
         f"Patch SWD and SIFID over the first {args.samples} sample(s) per image, BDS over "

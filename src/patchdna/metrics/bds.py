@@ -45,7 +45,8 @@ def _grid_patches(image: Tensor, patch_size: int, queries: int | None) -> Tensor
     """(N, C*p*p) patches on a regular grid with N <= `queries`, as close as a square grid allows (None: all)."""
     height, width = image.shape[2] - patch_size + 1, image.shape[3] - patch_size + 1
     stride = 1 if queries is None else max(1, math.ceil(math.sqrt(height * width / queries)))
-    return F.unfold(image, patch_size, stride=stride).transpose(1, 2).reshape(-1, image.shape[1] * patch_size**2)
+    patches = F.unfold(image, patch_size, stride=stride).transpose(1, 2).reshape(-1, image.shape[1] * patch_size**2)
+    return patches.contiguous()  # row-major, so every chunk of rows is one contiguous block for the matmul
 
 
 def nearest_patch_distances(queries: Tensor, keys: Tensor, chunk: int = 4096) -> Tensor:
