@@ -94,3 +94,13 @@ def test_fid_helper_features_equal_its_torchscript_layers():
         torch.testing.assert_close(ours, reference)
         reference = layers.conv_4(layers.conv_3(layers.pool0(reference)))
         torch.testing.assert_close(load_sifid_extractor("fid-helper", 192).network(image), reference)
+
+
+def test_cached_torchvision_file_with_a_wrong_hash_is_refused(tmp_path, monkeypatch):
+    sifid_module = importlib.import_module("patchdna.metrics.sifid")
+    monkeypatch.setattr(sifid_module, "fid_helper_file", lambda: None)
+    cached = tmp_path / "inception_v3_google-0cc3c7bd.pth"
+    torch.save({"Conv2d_1a_3x3.conv.weight": torch.zeros(1)}, cached)  # right name, wrong content
+    monkeypatch.setattr(sifid_module, "_torchvision_cache_file", lambda: cached)
+    with pytest.raises(SIFIDWeightsError, match="hash"):
+        load_sifid_extractor("torchvision", 64, download=False)
