@@ -47,7 +47,9 @@ def iteration_seconds(config: InstaGANConfig, size: int, iterations: int) -> tup
         image, masks = render_scene(size, kind, config.ins_max, generator)
         while masks.shape[0] < config.ins_max:  # crowded: retry
             image, masks = render_scene(size, kind, config.ins_max, generator)
-        batches.append(Batch(image[None] * 2 - 1, masks[None] * 2 - 1, torch.ones((1, config.ins_max), dtype=torch.bool)))
+        batches.append(
+            Batch(image[None] * 2 - 1, masks[None] * 2 - 1, torch.ones((1, config.ins_max), dtype=torch.bool))
+        )
     from patchdna.instagan.model import build
 
     model = build(config, seed=0)
@@ -75,10 +77,11 @@ def run_throughput(args: argparse.Namespace) -> None:
         rows.append((name, at, parameters, seconds))
         print(f"  measured {name}: {seconds:.2f} s/it", flush=True)
     paper_rate = 1 / rows[0][3]
-    print(f"\n| preset | size | G params (M) | s/iteration | iterations/s | x paper |")
+    print("\n| preset | size | G params (M) | s/iteration | iterations/s | x paper |")
     print("|---|---|---|---|---|---|")
     for name, at, parameters, seconds in rows:
-        print(f"| {name} | {at}x{at} | {parameters:.2f} | {seconds:.2f} | {1 / seconds:.3f} | {1 / seconds / paper_rate:.1f} |")
+        speedup = 1 / seconds / paper_rate
+        print(f"| {name} | {at}x{at} | {parameters:.2f} | {seconds:.2f} | {1 / seconds:.3f} | {speedup:.1f} |")
     print("\nofficial implementation, same CPU (reference/instagan.md): 45 s/iteration (0.022 it/s)")
 
 
@@ -122,18 +125,77 @@ def run_shapes(args: argparse.Namespace) -> None:
     print(f"probe: {per_iteration:.2f} s/it -> {total} iterations in {args.minutes} min", flush=True)
     # 2. Train.
     start = time.perf_counter()
-    train(config, make(samples_a), make(samples_b), out, seed=0, preview_every=args.preview_every,
-          max_seconds=args.minutes * 60 * 1.15, progress=True)
+    train(
+        config,
+        make(samples_a),
+        make(samples_b),
+        out,
+        seed=0,
+        preview_every=args.preview_every,
+        max_seconds=args.minutes * 60 * 1.15,
+        progress=True,
+    )
     seconds = time.perf_counter() - start
     iterations = json.loads((out / "config.json").read_text())["iteration"]
     # 3. Evaluate on held-out A images.
     result = evaluate(out, data, "test", ins_per=2)
     print("\n| metric | value | target |")
     print("|---|---|---|")
-    print(f"| translated masks classified as rectangles (A->B, test) | {result['rectangle_share']:.1%} "
-          f"({result['masks']} masks, {result['images']} images) | >= 80% |")
+    print(
+        f"| translated masks classified as rectangles (A->B, test) | {result['rectangle_share']:.1%} "
+        f"({result['masks']} masks, {result['images']} images) | >= 80% |"
+    )
     print(f"| background L1 change outside masks | {result['background_l1']:.4f} | <= 0.05 |")
     print(f"| training | {iterations} iterations in {seconds / 60:.1f} min = {iterations / seconds:.2f} it/s | |")
+
+
+def run_gallery(args: argparse.Namespace) -> None:
+    """Train the fast networks on the 7 + 7 shp2gir_coco sample and sheet ours next to the official outputs."""
+    from patchdna.instagan.data import to_unit  # noqa: F401
+    from patchdna.instagan.visualize import overlay
+    from patchdna.io import save_image
+    from patchdna.ops import resize
+    from patchdna.video import image_grid
+
+    data, out, official = Path(args.data), Path(args.out), Path(args.official)
+    size = args.size
+    config = InstaGANConfig.preset(
+        "fast", load_size=(size + size // 8, size + size // 8), crop_size=(size, size), steps=10**6, decay_steps=0
+    )
+    make = lambda d: InstanceDataset(  # noqa: E731
+        scan_official(data, "sample", d), load_size=config.load_size, crop_size=config.crop_size, ins_max=config.ins_max
+    )
+    if not (out / "config.json").is_file() or args.retrain:
+        start = time.perf_counter()
+        train(config, make("A"), make("B"), out, seed=0, max_seconds=args.minutes * 60, progress=True)
+        print(
+            f"trained {json.loads((out / 'config.json').read_text())['iteration']} iterations "
+            f"in {(time.perf_counter() - start) / 60:.1f} min"
+        )
+    model = load(out)
+    cell = 160
+    samples = {d: scan_official(data, "sample", d) for d in "AB"}
+    inputs = {d: [(s, load_image(s.image)) for s in samples[d]] for d in "AB"}
+    tiles = []
+    for real_path in sorted(official.glob("*_real_A_img.png")):
+        stem = real_path.name.split("_")[0]
+        for source, target in (("A", "B"), ("B", "A")):
+            real = resize(load_image(official / f"{stem}_real_{source}_img.png"), (cell, cell)).clamp(0, 1)
+            # The official sheet pairs A and B images by index: find our sample with the same picture.
+            sample, image = min(inputs[source], key=lambda p: float((resize(p[1], (cell, cell)) - real).abs().mean()))
+            masks = load_masks(sample.masks, tuple(image.shape[-2:]))[None]
+            result = translate(model, image, masks, f"{source}to{target}", 2, max_size=size + size // 8)
+            theirs = resize(load_image(official / f"{stem}_fake_{target}_img.png"), (cell, cell)).clamp(0, 1)
+            their_seg = resize(load_image(official / f"{stem}_fake_{target}_seg.png"), (cell, cell)).mean(1)
+            small = lambda t: resize(t, (cell, cell)).clamp(0, 1)  # noqa: E731
+            tiles += [
+                overlay(small(image)[0], small(masks)[0])[None],
+                overlay(small(result.image)[0], small(result.masks)[0])[None],
+                overlay(theirs[0], their_seg.clamp(0, 1))[None],
+            ]
+    sheet = image_grid(tiles, columns=3)
+    save_image(sheet, args.sheet)
+    print(f"wrote {args.sheet}: columns = input with masks | ours (fast preset) | official InstaGAN (200 epochs)")
 
 
 def main() -> None:
@@ -149,12 +211,25 @@ def main() -> None:
     evaluate_parser = sub.add_parser("evaluate", help="score an already trained model folder")
     evaluate_parser.add_argument("--data", default="/tmp/instagan_shapes")
     evaluate_parser.add_argument("--out", default="/tmp/instagan_shapes_model")
+    gallery = sub.add_parser("gallery", help="train on the shp2gir_coco sample and sheet ours vs official")
+    gallery.add_argument("--data", default="/work/shared/datasets/shp2gir_coco")
+    gallery.add_argument(
+        "--official",
+        default="/work/shared/datasets/instagan-reference-outputs/shp2gir_coco_instagan/sample_200/images",
+    )
+    gallery.add_argument("--out", default="/tmp/instagan_shp2gir_model")
+    gallery.add_argument("--size", type=int, default=64, help="training crop (default 64)")
+    gallery.add_argument("--minutes", type=float, default=15.0)
+    gallery.add_argument("--retrain", action="store_true")
+    gallery.add_argument("--sheet", default="docs/gallery/instagan_shp2gir.png")
     throughput = sub.add_parser("throughput", help="seconds per iteration at 200x200, 4 instances, 2 per pass")
     throughput.add_argument("--iterations", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.part == "shapes":
         run_shapes(args)
+    elif args.part == "gallery":
+        run_gallery(args)
     elif args.part == "evaluate":
         print(evaluate(Path(args.out), Path(args.data), "test", ins_per=2))
     else:

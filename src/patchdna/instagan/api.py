@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from patchdna.instagan.data import DatasetError, Sample, _image_files, _MASK_NAME, load_masks, scan_folders
+from patchdna.instagan.data import _MASK_NAME, DatasetError, Sample, _image_files, load_masks, scan_folders
 from patchdna.instagan.inference import Direction, Translation, translate
 from patchdna.instagan.model import InstaGAN
 from patchdna.instagan.visualize import comparison_sheet
@@ -51,7 +51,7 @@ def translate_files(
     written = []
     for sample in samples:
         image = load_image(sample.image)
-        masks = load_masks(sample.masks, tuple(image.shape[-2:]))[None]
+        masks = load_masks(sample.masks, (image.shape[-2], image.shape[-1]))[None]
         result: Translation = translate(model, image, masks, direction, ins_per, max_size=max_size)
         written.append(save_image(result.image, out / f"{sample.id}.png"))
         for k in range(result.masks.shape[1]):

@@ -98,7 +98,9 @@ def coco_to_folder(
     wanted_b = {i for i, n in names.items() if n in set(categories_b)}
     for wanted, asked in ((wanted_a, categories_a), (wanted_b, categories_b)):
         if not wanted:
-            raise DatasetError(f"no category named {', '.join(asked)} in {instances_json} (has {', '.join(names.values())})")
+            raise DatasetError(
+                f"no category named {', '.join(asked)} in {instances_json} (has {', '.join(names.values())})"
+            )
     by_image: dict[int, list[dict[str, Any]]] = {}
     for annotation in data.get("annotations", []):
         if annotation.get("iscrowd", 0) and not include_crowd:

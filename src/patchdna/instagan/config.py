@@ -53,7 +53,20 @@ class InstaGANConfig:
         down = 2**2  # two stride-2 convs in the generator
         if self.crop_size[0] % down or self.crop_size[1] % down:
             raise ConfigError(f"crop_size must be divisible by {down} (two stride-2 convs), got {self.crop_size}")
-        positive = ("generator_width", "discriminator_width", "ins_max", "ins_per", "batch_size", "discriminator_layers")
+        smallest = 3 * 2**self.discriminator_layers  # the PatchGAN needs a 3x3 map after its stride-2 convs
+        if min(self.crop_size) < smallest:
+            raise ConfigError(
+                f"crop_size {self.crop_size} is too small for a {self.discriminator_layers}-layer discriminator; "
+                f"use at least {smallest}x{smallest}"
+            )
+        positive = (
+            "generator_width",
+            "discriminator_width",
+            "ins_max",
+            "ins_per",
+            "batch_size",
+            "discriminator_layers",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -95,7 +108,8 @@ class InstaGANConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown InstaGAN config keys: {', '.join(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -26,7 +26,9 @@ RECTANGLE_FILL = 0.9  # fill ratio (area / bounding-box area) from which a mask 
 
 def _background(size: int, generator: torch.Generator) -> Tensor:
     """(3, H, W) in [0, 1]: two random sinusoidal gratings plus smooth noise, in a random muted palette."""
-    y, x = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+    y, x = torch.meshgrid(
+        torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij"
+    )
     r = torch.rand(8, generator=generator)
     texture = torch.zeros(size, size)
     for j in range(2):

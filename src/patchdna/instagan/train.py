@@ -165,7 +165,9 @@ def _pad_slots(batch: Batch, slots: int) -> Batch:
     missing = slots - batch.masks.shape[1]
     if missing <= 0:
         return batch
-    masks = torch.cat([batch.masks, batch.masks.new_full((batch.masks.shape[0], missing, *batch.masks.shape[2:]), -1.0)], 1)
+    masks = torch.cat(
+        [batch.masks, batch.masks.new_full((batch.masks.shape[0], missing, *batch.masks.shape[2:]), -1.0)], 1
+    )
     valid = torch.cat([batch.valid, batch.valid.new_zeros((batch.valid.shape[0], missing))], 1)
     return Batch(batch.image, masks, valid)
 
@@ -233,8 +235,10 @@ class Trainer:
             source_b = torch.cat([current_b, masks_b], 1)
             weight_a, weight_b = active_a.float(), active_b.float()
             terms = {
-                "g_gan_ab": lsgan_per_sample(model.discriminator_b(fake_b, seen_fake_b.masks, seen_valid_a), 1.0) * weight_a,
-                "g_gan_ba": lsgan_per_sample(model.discriminator_a(fake_a, seen_fake_a.masks, seen_valid_b), 1.0) * weight_b,
+                "g_gan_ab": lsgan_per_sample(model.discriminator_b(fake_b, seen_fake_b.masks, seen_valid_a), 1.0)
+                * weight_a,
+                "g_gan_ba": lsgan_per_sample(model.discriminator_a(fake_a, seen_fake_a.masks, seen_valid_b), 1.0)
+                * weight_b,
                 "cycle_a": l1_per_sample(torch.cat([rec_a, rec_a_masks], 1), source_a) * weight_a,
                 "cycle_b": l1_per_sample(torch.cat([rec_b, rec_b_masks], 1), source_b) * weight_b,
                 "identity_a": l1_per_sample(torch.cat([idt_a, idt_a_masks], 1), source_a) * weight_a,
@@ -326,7 +330,9 @@ def setup_distributed(device: torch.device) -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def _preview(model: InstaGAN, data_a: InstanceDataset, data_b: InstanceDataset, path: Path, device: torch.device) -> None:
+def _preview(
+    model: InstaGAN, data_a: InstanceDataset, data_b: InstanceDataset, path: Path, device: torch.device
+) -> None:
     count = min(3, len(data_a), len(data_b))
     seeds = list(range(count))
     a = Batch(*data_a.batch(list(range(count)), seeds)).to(device)
