@@ -151,7 +151,6 @@ def run_shapes(args: argparse.Namespace) -> None:
 
 def run_gallery(args: argparse.Namespace) -> None:
     """Train the fast networks on the 7 + 7 shp2gir_coco sample and sheet ours next to the official outputs."""
-    from patchdna.instagan.data import to_unit  # noqa: F401
     from patchdna.instagan.visualize import overlay
     from patchdna.io import save_image
     from patchdna.ops import resize

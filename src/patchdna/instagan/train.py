@@ -319,15 +319,21 @@ def global_batch(
     return index_a, index_b, crop_seeds
 
 
-def setup_distributed(device: torch.device) -> tuple[int, int]:
-    """Join the process group that `torchrun` describes in the environment; returns (rank, world size)."""
+def setup_distributed(device: torch.device) -> tuple[int, int, bool]:
+    """Join the process group that `torchrun` describes in the environment.
+
+    Returns (rank, world size, whether this call created the group and so should destroy it).
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
-        return 0, 1
-    if not dist.is_initialized():
+        return 0, 1, False
+    created = not dist.is_initialized()
+    if created:
         backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend=backend)
-    return dist.get_rank(), dist.get_world_size()
+    return dist.get_rank(), dist.get_world_size(), created
 
 
 def _preview(
@@ -370,7 +376,9 @@ def train(
     must call this with the same arguments.
     """
     device = torch.device(device)
-    rank, world = setup_distributed(device)
+    if device.type == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # one GPU per process
+    rank, world, created = setup_distributed(device)
     out = Path(out)
     model: InstaGAN
     trainer: Trainer
@@ -425,6 +433,8 @@ def train(
         _save(model, trainer, out, losses, time.perf_counter() - started)
     if world > 1:
         dist.barrier()
+        if created:
+            dist.destroy_process_group()
     return model.eval()
 
 
