@@ -197,6 +197,88 @@ def run_gallery(args: argparse.Namespace) -> None:
     print(f"wrote {args.sheet}: columns = input with masks | ours (fast preset) | official InstaGAN (200 epochs)")
 
 
+def run_ddp(args: argparse.Namespace) -> None:
+    """Same data and seed: 2 processes x batch 1 (torchrun, gloo) vs 1 process x batch 2; mean losses."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    data, out = Path(args.data), Path(args.out)
+    if not (data / "trainA").is_dir():
+        make_shapes(data, n=40, size=48, seed=0)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    common = [
+        "--data",
+        str(data),
+        "--crop-size",
+        "32x32",
+        "--steps",
+        str(args.steps),
+        "--decay-steps",
+        "0",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--seed",
+        "0",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+    runs = {
+        "torchrun 2 x batch 1": [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "1",
+            "--nproc-per-node",
+            "2",
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            str(port),
+            "-m",
+            "patchdna.cli",
+            "instagan",
+            "train",
+            str(out / "ddp"),
+            "--batch-size",
+            "1",
+            *common,
+        ],
+        "1 process x batch 2": [
+            sys.executable,
+            "-m",
+            "patchdna.cli",
+            "instagan",
+            "train",
+            str(out / "single"),
+            "--batch-size",
+            "2",
+            *common,
+        ],
+    }
+    curves = {}
+    for name, command in runs.items():
+        start = time.perf_counter()
+        subprocess.run(command, env=env, check=True)
+        folder = out / ("ddp" if "torchrun" in name else "single")
+        curves[name] = [json.loads(line) for line in (folder / "losses.jsonl").read_text().splitlines()]
+        print(f"  {name}: {time.perf_counter() - start:.0f} s", flush=True)
+    keys = [k for k in curves["1 process x batch 2"][0] if k != "step"]
+    names = list(curves)
+    print(f"\n| loss (mean over {args.steps} steps) | {' | '.join(names)} | relative difference |")
+    print("|---|---|---|---|")
+    for key in keys:
+        means = [statistics.mean(row[key] for row in curves[n]) for n in names]
+        print(f"| {key} | {means[0]:.4f} | {means[1]:.4f} | {(means[0] - means[1]) / means[1]:+.2%} |")
+    first = [curves[n][0] for n in names]
+    worst = max(abs(first[0][k] - first[1][k]) / abs(first[1][k]) for k in keys)
+    print(f"\nfirst iteration, largest relative difference: {worst:.1e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -221,12 +303,18 @@ def main() -> None:
     gallery.add_argument("--minutes", type=float, default=15.0)
     gallery.add_argument("--retrain", action="store_true")
     gallery.add_argument("--sheet", default="docs/gallery/instagan_shp2gir.png")
+    ddp = sub.add_parser("ddp", help="2-process torchrun vs 1 process with the doubled batch")
+    ddp.add_argument("--data", default="/tmp/instagan_ddp_shapes")
+    ddp.add_argument("--out", default="/tmp/instagan_ddp")
+    ddp.add_argument("--steps", type=int, default=30)
     throughput = sub.add_parser("throughput", help="seconds per iteration at 200x200, 4 instances, 2 per pass")
     throughput.add_argument("--iterations", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.part == "shapes":
         run_shapes(args)
+    elif args.part == "ddp":
+        run_ddp(args)
     elif args.part == "gallery":
         run_gallery(args)
     elif args.part == "evaluate":

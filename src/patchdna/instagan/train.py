@@ -17,6 +17,7 @@ and discriminators run inside the generator step with frozen weights). gloo on C
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -403,6 +404,10 @@ def train(
             dist.broadcast(tensor, 0)
     model.train()
     end = min(config.total_steps, max_steps) if max_steps is not None else config.total_steps
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        if state is None:
+            (out / "losses.jsonl").unlink(missing_ok=True)
     bar = tqdm(total=end, initial=start, disable=not progress or rank != 0, desc="instagan", unit="it")
     b = config.batch_size
     losses: dict[str, float] = {}
@@ -420,6 +425,8 @@ def train(
                 raise ConfigError(f"training diverged at step {step} (losses {losses}); try a lower learning rate")
             bar.update(1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if k in ("g_gan_ab", "cycle_a", "d_b")})
+            with open(out / "losses.jsonl", "a") as log:  # one line per iteration, for curves
+                log.write(json.dumps({"step": step + 1, **losses}) + "\n")
             if on_step is not None:
                 on_step(step, losses)
             if preview_every and (step + 1) % preview_every == 0:
