@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from patchdna.instagan.data import _MASK_NAME, DatasetError, Sample, _image_files, load_masks, scan_folders
+from patchdna.instagan.data import MASK_NAME, DatasetError, Sample, image_files, load_masks, scan_folders
 from patchdna.instagan.inference import Direction, Translation, translate
 from patchdna.instagan.model import InstaGAN
 from patchdna.instagan.visualize import comparison_sheet
@@ -25,13 +25,13 @@ def find_samples(images: str | os.PathLike[str], mask_dir: str | os.PathLike[str
         raise DatasetError(f"mask folder not found: {mask_dir}")
     stem = images.stem
     numbered = {}
-    for path in _image_files(mask_dir):
-        match = _MASK_NAME.match(path.stem)
+    for path in image_files(mask_dir):
+        match = MASK_NAME.match(path.stem)
         if match is not None and match["id"] == stem:
             numbered[int(match["k"])] = path
     masks = [numbered[k] for k in sorted(numbered)]
     if not masks and (mask_dir / stem).is_dir():
-        masks = _image_files(mask_dir / stem)
+        masks = image_files(mask_dir / stem)
     if not masks:
         raise DatasetError(f"no masks for {images.name} in {mask_dir}: expected {stem}_0.png, {stem}_1.png, ...")
     return [Sample(stem, images, tuple(masks))]

@@ -25,9 +25,21 @@ from patchdna.errors import InputImageError
 from patchdna.io import IMAGE_SUFFIXES, load_image, load_mask
 from patchdna.ops import resize
 
-__all__ = ["DatasetError", "InstanceDataset", "Sample", "load_masks", "scan_folders", "scan_official"]
+__all__ = [
+    "MASK_NAME",
+    "DatasetError",
+    "InstanceDataset",
+    "Sample",
+    "image_files",
+    "largest_first",
+    "load_masks",
+    "scan_folders",
+    "scan_official",
+    "to_signed",
+    "to_unit",
+]
 
-_MASK_NAME = re.compile(r"^(?P<id>.+)_(?P<k>\d+)$")
+MASK_NAME = re.compile(r"^(?P<id>.+)_(?P<k>\d+)$")
 
 
 class DatasetError(InputImageError):
@@ -43,7 +55,7 @@ class Sample:
     masks: tuple[Path, ...]
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
@@ -66,13 +78,13 @@ def scan_folders(image_dir: str | Path, mask_dir: str | Path, *, check_sizes: bo
         raise DatasetError(f"image folder not found: {image_dir}")
     if not mask_dir.is_dir():
         raise DatasetError(f"mask folder not found: {mask_dir} (expected one mask file per instance of each image)")
-    images = _image_files(image_dir)
+    images = image_files(image_dir)
     if not images:
         raise DatasetError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {image_dir}")
     ids = {p.stem: p for p in images}
     numbered: dict[str, dict[int, Path]] = {}
-    for path in _image_files(mask_dir):
-        match = _MASK_NAME.match(path.stem)
+    for path in image_files(mask_dir):
+        match = MASK_NAME.match(path.stem)
         if match is None or match["id"] not in ids:
             raise DatasetError(
                 f"mask {path} matches no image of {image_dir}: name masks <image id>_<k>{path.suffix} "
@@ -92,7 +104,7 @@ def scan_folders(image_dir: str | Path, mask_dir: str | Path, *, check_sizes: bo
                 )
             masks = tuple(found[k] for k in expected)
         elif (mask_dir / stem).is_dir():
-            masks = tuple(_image_files(mask_dir / stem))
+            masks = tuple(image_files(mask_dir / stem))
         else:
             masks = ()
         if not masks:
