@@ -264,16 +264,17 @@ def run_ddp(args: argparse.Namespace) -> None:
     for name, command in runs.items():
         start = time.perf_counter()
         subprocess.run(command, env=env, check=True)
-        folder = out / ("ddp" if "torchrun" in name else "single")
+        folder = Path(command[command.index("train") + 1])
         curves[name] = [json.loads(line) for line in (folder / "losses.jsonl").read_text().splitlines()]
         print(f"  {name}: {time.perf_counter() - start:.0f} s", flush=True)
     keys = [k for k in curves["1 process x batch 2"][0] if k != "step"]
     names = list(curves)
-    print(f"\n| loss (mean over {args.steps} steps) | {' | '.join(names)} | relative difference |")
-    print("|---|---|---|---|")
+    print(f"\n| loss (mean over {args.steps} steps) | {' | '.join(names)} | torchrun vs 1 process | seed 1 vs seed 0 |")
+    print("|---|---|---|---|---|---|")
     for key in keys:
-        means = [statistics.mean(row[key] for row in curves[n]) for n in names]
-        print(f"| {key} | {means[0]:.4f} | {means[1]:.4f} | {(means[0] - means[1]) / means[1]:+.2%} |")
+        m = [statistics.mean(row[key] for row in curves[n]) for n in names]
+        ddp_change, seed_change = (m[0] - m[1]) / m[1], (m[2] - m[1]) / m[1]
+        print(f"| {key} | {m[0]:.4f} | {m[1]:.4f} | {m[2]:.4f} | {ddp_change:+.1%} | {seed_change:+.1%} |")
     first = [curves[n][0] for n in names]
     worst = max(abs(first[0][k] - first[1][k]) / abs(first[1][k]) for k in keys)
     print(f"\nfirst iteration, largest relative difference: {worst:.1e}")

@@ -176,7 +176,7 @@ def _pad_slots(batch: Batch, slots: int) -> Batch:
 class Trainer:
     """Owns the model, optimizers and pools; `step(real_a, real_b)` runs one iteration and returns its losses."""
 
-    def __init__(self, model: InstaGAN, *, device: torch.device, pool_seed: int = 0) -> None:
+    def __init__(self, model: InstaGAN, *, device: torch.device, pool_seed: int = 0, world: int = 1) -> None:
         self.model, self.config, self.device = model.to(device), model.config, device
         config = self.config
         betas = (config.beta1, 0.999)
@@ -186,8 +186,11 @@ class Trainer:
         self.optimizer_d = torch.optim.Adam(
             [p for m in model.discriminators() for p in m.parameters()], lr=config.learning_rate, betas=betas
         )
-        self.pool_a = ImagePool(config.pool_size, torch.Generator().manual_seed(pool_seed))
-        self.pool_b = ImagePool(config.pool_size, torch.Generator().manual_seed(pool_seed + 1))
+        # Each of `world` processes keeps its share of the pool, so it fills after as many iterations as one
+        # process with the whole batch would need.
+        pool_size = -(-config.pool_size // world)
+        self.pool_a = ImagePool(pool_size, torch.Generator().manual_seed(pool_seed))
+        self.pool_b = ImagePool(pool_size, torch.Generator().manual_seed(pool_seed + 1))
         self.iteration = 0
 
     def set_learning_rate(self, step: int) -> float:
@@ -393,12 +396,12 @@ def train(
         if model.config != config:
             raise ConfigError(f"{out} was trained with another config; resume with the same options or a new folder")
         model.train()
-        trainer = Trainer(model, device=device, pool_seed=seed * 7 + rank)
+        trainer = Trainer(model, device=device, pool_seed=seed * 7 + rank, world=world)
         trainer.load_state(*state)
         start = trainer.iteration
     else:
         model = build(config, seed=seed)
-        trainer = Trainer(model, device=device, pool_seed=seed * 7 + rank)
+        trainer = Trainer(model, device=device, pool_seed=seed * 7 + rank, world=world)
     if world > 1:  # same seed gives the same init; broadcasting makes sure of it
         for tensor in model.state_dict().values():
             dist.broadcast(tensor, 0)
