@@ -259,6 +259,19 @@ def run_ddp(args: argparse.Namespace) -> None:
             "2",
             *common,
         ],
+        # The noise level: the same single-process run with another seed (other init, data order, crops).
+        "same, seed 1": [
+            sys.executable,
+            "-m",
+            "patchdna.cli",
+            "instagan",
+            "train",
+            str(out / "seed1"),
+            "--batch-size",
+            "2",
+            *common[:-1],
+            "1",
+        ],
     }
     curves = {}
     for name, command in runs.items():
