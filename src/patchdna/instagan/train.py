@@ -371,11 +371,14 @@ def train(
     progress: bool = True,
     max_steps: int | None = None,
     max_seconds: float | None = None,
+    init_from: str | os.PathLike[str] | None = None,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> InstaGAN:
     """Train into the model folder `out` (saved every `save_every` steps and at the end; `resume` continues).
 
     `max_steps` / `max_seconds` stop early without changing the learning-rate schedule (a time budget).
+    `init_from`: start from the weights of another model folder with the same network shapes (fine-tuning or
+    continuing under a new schedule); optimizer moments start fresh.
     `on_step(step, losses)` is called after every iteration in process 0. Under `torchrun`, every process
     must call this with the same arguments.
     """
@@ -401,6 +404,14 @@ def train(
         start = trainer.iteration
     else:
         model = build(config, seed=seed)
+        if init_from is not None:
+            source = load(init_from)
+            try:
+                model.load_state_dict(source.state_dict())
+            except RuntimeError as error:
+                raise ConfigError(
+                    f"{init_from} has other network widths than this config; cannot start from it"
+                ) from error
         trainer = Trainer(model, device=device, pool_seed=seed * 7 + rank, world=world)
     if world > 1:  # same seed gives the same init; broadcasting makes sure of it
         for tensor in model.state_dict().values():
