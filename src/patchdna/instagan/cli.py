@@ -50,6 +50,9 @@ def register(subparsers: Any) -> None:
     train.add_argument("--width", type=int, help="generator width ngf (default: preset; paper 64)")
     train.add_argument("--no-flip", action="store_true", help="disable random horizontal flips")
     train.add_argument("--resume", action="store_true", help="continue the training saved in OUT")
+    train.add_argument(
+        "--init-from", type=Path, help="start from the weights of this model folder (same widths), new schedule"
+    )
     train.add_argument("--save-every", type=int, default=500, help="save the model every N iterations (default 500)")
     train.add_argument(
         "--preview-every",
@@ -153,6 +156,7 @@ def _train(args: argparse.Namespace) -> int:
         device=resolve_device(args.device),
         seed=args.seed,
         resume=args.resume,
+        init_from=args.init_from,
         save_every=args.save_every,
         preview_every=args.preview_every,
         progress=not args.quiet,
