@@ -116,6 +116,10 @@ def test_save_load_gives_identical_translation_and_resume_continues(shapes: Path
     resumed = train(config, data_a, data_b, out, seed=3, progress=False, resume=True)
     assert json.loads((out / "config.json").read_text())["iteration"] == config.total_steps
     assert not torch.equal(translate(resumed, image, masks).image, first.image)
+    child = train(config, data_a, data_b, tmp_path / "child", init_from=out, max_steps=0, progress=False)
+    assert torch.equal(translate(child, image, masks).image, translate(resumed, image, masks).image)
+    with pytest.raises(ConfigError, match="other network widths"):
+        train(_tiny(generator_width=8), data_a, data_b, tmp_path / "c2", init_from=out, progress=False)
     with pytest.raises(ConfigError, match="another config"):
         train(_tiny(generator_width=8), data_a, data_b, out, progress=False, resume=True)
 
