@@ -121,7 +121,7 @@ def run_shapes(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     train(probe, make(samples_a), make(samples_b), out / "probe", seed=1, progress=False, init_from=init_from)
     per_iteration = (time.perf_counter() - start) / 5
-    total = max(10, int(args.minutes * 60 / per_iteration))
+    total = args.iterations or max(10, int(args.minutes * 60 / per_iteration))
     constant = int(total * (0.0 if init_from else 0.7))  # continuing: only the decay
     config = InstaGANConfig.preset("fast", steps=constant, decay_steps=total - constant)
     print(f"probe: {per_iteration:.2f} s/it -> {total} iterations in {args.minutes} min", flush=True)
@@ -306,6 +306,7 @@ def main() -> None:
     shapes.add_argument("--n", type=int, default=500, help="images per domain (20%% held out)")
     shapes.add_argument("--minutes", type=float, default=12.0, help="training budget")
     shapes.add_argument("--preview-every", type=int, default=200)
+    shapes.add_argument("--iterations", type=int, help="fix the schedule's length instead of probing the speed")
     shapes.add_argument("--init-from", help="continue from this model folder with a linear decay over the budget")
     evaluate_parser = sub.add_parser("evaluate", help="score an already trained model folder")
     evaluate_parser.add_argument("--data", default="/tmp/instagan_shapes")
