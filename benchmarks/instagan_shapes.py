@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -119,7 +120,8 @@ def run_shapes(args: argparse.Namespace) -> None:
     probe = InstaGANConfig.preset("fast", steps=5, decay_steps=0)
     init_from = Path(args.init_from) if args.init_from else None
     start = time.perf_counter()
-    train(probe, make(samples_a), make(samples_b), out / "probe", seed=1, progress=False, init_from=init_from)
+    with tempfile.TemporaryDirectory() as probe_dir:
+        train(probe, make(samples_a), make(samples_b), probe_dir, seed=1, progress=False, init_from=init_from)
     per_iteration = (time.perf_counter() - start) / 5
     total = args.iterations or max(10, int(args.minutes * 60 / per_iteration))
     constant = int(total * (0.0 if init_from else 0.7))  # continuing: only the decay
@@ -167,7 +169,11 @@ def run_gallery(args: argparse.Namespace) -> None:
     make = lambda d: InstanceDataset(  # noqa: E731
         scan_official(data, "sample", d), load_size=config.load_size, crop_size=config.crop_size, ins_max=config.ins_max
     )
-    if not (out / "config.json").is_file() or args.retrain:
+    if args.retrain and out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    if not (out / "config.json").is_file():
         start = time.perf_counter()
         train(config, make("A"), make("B"), out, seed=0, max_seconds=args.minutes * 60, progress=True)
         print(

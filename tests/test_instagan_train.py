@@ -116,6 +116,8 @@ def test_save_load_gives_identical_translation_and_resume_continues(shapes: Path
     resumed = train(config, data_a, data_b, out, seed=3, progress=False, resume=True)
     assert json.loads((out / "config.json").read_text())["iteration"] == config.total_steps
     assert not torch.equal(translate(resumed, image, masks).image, first.image)
+    with pytest.raises(ModelFolderError, match="already holds a model"):
+        train(config, data_a, data_b, out, progress=False)
     child = train(config, data_a, data_b, tmp_path / "child", init_from=out, max_steps=0, progress=False)
     assert torch.equal(translate(child, image, masks).image, translate(resumed, image, masks).image)
     with pytest.raises(ConfigError, match="other network widths"):

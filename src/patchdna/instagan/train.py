@@ -391,9 +391,10 @@ def train(
     trainer: Trainer
     start = 0
     state = load_training_state(out) if resume else None
-    if resume and state is None:
-        if (out / "config.json").exists():
+    if state is None and (out / "config.json").exists():
+        if resume:
             raise ModelFolderError(f"{out} has a model but no training state to resume from")
+        raise ModelFolderError(f"{out} already holds a model; pass --resume to continue it or choose another folder")
     if state is not None:
         model = load(out, device)
         if model.config != config:
