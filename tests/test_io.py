@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from images_fixtures import make_texture
 from PIL import Image
 
 from patchdna.errors import InputImageError
 from patchdna.io import load_image, load_mask, save_image
-
-from .conftest import make_texture
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tif", ".bmp"])

@@ -12,14 +12,13 @@ import time
 
 import pytest
 import torch
+from images_fixtures import make_texture
 from PIL import Image
 
 from patchdna import singan
 from patchdna.cli import main
 from patchdna.errors import ConfigError, ModelFolderError
 from patchdna.singan.pyramid import pyramid_sizes
-
-from .conftest import make_texture
 
 TINY = dict(min_size=12, max_size=40, num_scales=3, iterations=12, crop_size=24, sample_pool=3)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from images_fixtures import make_texture
 from PIL import Image
 
 from patchdna import singan
@@ -12,8 +13,6 @@ from patchdna.cli import main
 from patchdna.errors import ConfigError, InputImageError
 from patchdna.singan.superres import sr_config, sr_steps
 from patchdna.video import read_video_frames
-
-from .conftest import make_texture
 
 TINY = dict(min_size=12, max_size=40, num_scales=3, iterations=12, crop_size=24, sample_pool=3)
 SIZE = (32, 40)
