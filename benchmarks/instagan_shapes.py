@@ -107,6 +107,24 @@ def evaluate(model_dir: Path, data: Path, phase: str, ins_per: int) -> dict[str,
     }
 
 
+def shapes_sheet(model_dir: Path, data: Path, path: Path, count: int = 6, cell: int = 128) -> None:
+    """Held-out A images: source with masks | translation with translated masks, both directions' style."""
+    from patchdna.instagan.visualize import comparison_sheet
+    from patchdna.io import save_image
+    from patchdna.ops import resize
+
+    model = load(model_dir)
+    rows = []
+    for sample in scan_official(data, "test", "A")[:count]:
+        image = load_image(sample.image)
+        masks = load_masks(sample.masks, tuple(image.shape[-2:]))[None]
+        result = translate(model, image, masks, "AtoB", 2)
+        big = lambda t: resize(t, (cell, cell), mode="nearest")  # noqa: E731
+        rows.append((big(image), big(masks), big(result.image), big(result.masks)))
+    save_image(comparison_sheet(rows), path)
+    print(f"wrote {path}: source | source masks | translation | translated masks")
+
+
 def run_shapes(args: argparse.Namespace) -> None:
     data, out = Path(args.data), Path(args.out)
     if not (data / "trainA").is_dir():
@@ -317,6 +335,7 @@ def main() -> None:
     evaluate_parser = sub.add_parser("evaluate", help="score an already trained model folder")
     evaluate_parser.add_argument("--data", default="/tmp/instagan_shapes")
     evaluate_parser.add_argument("--out", default="/tmp/instagan_shapes_model")
+    evaluate_parser.add_argument("--sheet", help="also write a sheet of the first held-out translations here")
     gallery = sub.add_parser("gallery", help="train on the shp2gir_coco sample and sheet ours vs official")
     gallery.add_argument("--data", default="/work/shared/datasets/shp2gir_coco")
     gallery.add_argument(
@@ -344,6 +363,8 @@ def main() -> None:
         run_gallery(args)
     elif args.part == "evaluate":
         print(evaluate(Path(args.out), Path(args.data), "test", ins_per=2))
+        if args.sheet:
+            shapes_sheet(Path(args.out), Path(args.data), Path(args.sheet))
     else:
         run_throughput(args)
 
