@@ -40,8 +40,11 @@ from patchdna.instagan.train import Batch, Trainer
 from patchdna.io import load_image
 
 
-def iteration_seconds(config: InstaGANConfig, size: int, iterations: int) -> tuple[float, float]:
-    """Median seconds per training iteration on synthetic scenes with exactly ins_max instances; + params (M)."""
+def iteration_seconds(config: InstaGANConfig, size: int, iterations: int) -> tuple[float, float, float]:
+    """Median wall and CPU seconds per training iteration (scenes with exactly ins_max instances), G params (M).
+
+    CPU time (process_time) is what one thread needs on an idle core; on a shared machine wall time is larger.
+    """
     generator = torch.Generator().manual_seed(0)
     batches = []
     for kind in ("ellipse", "rectangle"):
@@ -55,13 +58,15 @@ def iteration_seconds(config: InstaGANConfig, size: int, iterations: int) -> tup
 
     model = build(config, seed=0)
     trainer = Trainer(model, device=torch.device("cpu"))
-    times = []
-    for _ in range(iterations):
-        start = time.perf_counter()
+    times, cpu_times = [], []
+    for index in range(iterations):
+        start, cpu_start = time.perf_counter(), time.process_time()
         trainer.step(*batches)
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
+        print(f"    {size}px iteration {index + 1}: {times[-1]:.1f} s wall, {cpu_times[-1]:.1f} s CPU", flush=True)
     parameters = sum(p.numel() for p in model.generator_ab.parameters()) / 1e6
-    return statistics.median(times), parameters
+    return statistics.median(times), statistics.median(cpu_times), parameters
 
 
 def run_throughput(args: argparse.Namespace) -> None:
@@ -74,15 +79,15 @@ def run_throughput(args: argparse.Namespace) -> None:
         ("fast @200", InstaGANConfig.preset("fast", **common), size),
         ("fast @own", InstaGANConfig.preset("fast", ins_max=4, ins_per=2, batch_size=1), fast.crop_size[0]),
     ):
-        seconds, parameters = iteration_seconds(config, at, args.iterations)
-        rows.append((name, at, parameters, seconds))
-        print(f"  measured {name}: {seconds:.2f} s/it", flush=True)
-    paper_rate = 1 / rows[0][3]
-    print("\n| preset | size | G params (M) | s/iteration | iterations/s | x paper |")
-    print("|---|---|---|---|---|---|")
-    for name, at, parameters, seconds in rows:
-        speedup = 1 / seconds / paper_rate
-        print(f"| {name} | {at}x{at} | {parameters:.2f} | {seconds:.2f} | {1 / seconds:.3f} | {speedup:.1f} |")
+        seconds, cpu, parameters = iteration_seconds(config, at, args.iterations)
+        rows.append((name, at, parameters, seconds, cpu))
+        print(f"  measured {name}: {seconds:.2f} s/it wall, {cpu:.2f} s/it CPU", flush=True)
+    paper_cpu = rows[0][4]
+    print("\n| preset | size | G params (M) | wall s/it | CPU s/it | iterations/s (CPU) | x paper (CPU) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, at, parameters, seconds, cpu in rows:
+        rate, speedup = 1 / cpu, paper_cpu / cpu
+        print(f"| {name} | {at}x{at} | {parameters:.2f} | {seconds:.1f} | {cpu:.2f} | {rate:.3f} | {speedup:.1f} |")
     print("\nofficial implementation, same CPU (reference/instagan.md): 45 s/iteration (0.022 it/s)")
 
 
@@ -105,6 +110,24 @@ def evaluate(model_dir: Path, data: Path, phase: str, ins_per: int) -> dict[str,
         "rectangle_share": sum(shares) / max(len(shares), 1),
         "background_l1": statistics.mean(changes),
     }
+
+
+def shapes_sheet(model_dir: Path, data: Path, path: Path, count: int = 6, cell: int = 128) -> None:
+    """Held-out A images: source with masks | translation with translated masks, both directions' style."""
+    from patchdna.instagan.visualize import comparison_sheet
+    from patchdna.io import save_image
+    from patchdna.ops import resize
+
+    model = load(model_dir)
+    rows = []
+    for sample in scan_official(data, "test", "A")[:count]:
+        image = load_image(sample.image)
+        masks = load_masks(sample.masks, tuple(image.shape[-2:]))[None]
+        result = translate(model, image, masks, "AtoB", 2)
+        big = lambda t: resize(t, (cell, cell), mode="nearest")  # noqa: E731
+        rows.append((big(image), big(masks), big(result.image), big(result.masks)))
+    save_image(comparison_sheet(rows), path)
+    print(f"wrote {path}: source | source masks | translation | translated masks")
 
 
 def run_shapes(args: argparse.Namespace) -> None:
@@ -317,6 +340,7 @@ def main() -> None:
     evaluate_parser = sub.add_parser("evaluate", help="score an already trained model folder")
     evaluate_parser.add_argument("--data", default="/tmp/instagan_shapes")
     evaluate_parser.add_argument("--out", default="/tmp/instagan_shapes_model")
+    evaluate_parser.add_argument("--sheet", help="also write a sheet of the first held-out translations here")
     gallery = sub.add_parser("gallery", help="train on the shp2gir_coco sample and sheet ours vs official")
     gallery.add_argument("--data", default="/work/shared/datasets/shp2gir_coco")
     gallery.add_argument(
@@ -344,6 +368,8 @@ def main() -> None:
         run_gallery(args)
     elif args.part == "evaluate":
         print(evaluate(Path(args.out), Path(args.data), "test", ins_per=2))
+        if args.sheet:
+            shapes_sheet(Path(args.out), Path(args.data), Path(args.sheet))
     else:
         run_throughput(args)
 
