@@ -66,6 +66,7 @@ def launch(
             show_error=True,
             max_file_size=settings.max_upload_bytes,
             allowed_paths=[str(app.work_dir)],
+            blocked_paths=[str(settings.models_root)],  # downloads are zipped into work_dir, never served raw
             enable_monitoring=False,
             ssr_mode=False,
             pwa=False,

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from patchdna.assets import DEFAULT_IMAGE
 from patchdna.device import resolve_device
-from patchdna.errors import PatchDNAError
+from patchdna.errors import InputImageError, PatchDNAError
 from patchdna.io import load_image, pil_to_tensor, save_image, tensor_to_pil
 from patchdna.ui.jobs import Job, JobQueue
 from patchdna.ui.store import ModelStore, UploadError, check_name
@@ -109,6 +109,13 @@ class App:
             )
         return file
 
+    def read_image(self, file: Path, max_size: int | None = None) -> Tensor:
+        """An uploaded image as (1, 3, H, W); messages name the file, not the server's upload folder."""
+        try:
+            return load_image(file, max_size=max_size)
+        except InputImageError as error:
+            raise InputImageError(str(error).replace(str(file), repr(file.name))) from error
+
     def model(self, name: str | None, family: str | None = "singan") -> Any:
         if not name:
             raise PatchDNAError("choose a model first (train one, or upload one in the Models tab)")
@@ -149,7 +156,7 @@ class App:
             raise UploadError(f"a model named {name!r} already exists; choose another name")
         config = training_config(preset_name)
         source = Path(image_path) if image_path else DEFAULT_IMAGE
-        picture = load_image(source, max_size=config.max_size)
+        picture = self.read_image(source, max_size=config.max_size)
         seed_value = int(seed or 0)
         device = self.device
 
@@ -290,15 +297,17 @@ def build_app(settings: UISettings) -> tuple[Any, App]:
             job_id = gr.State(None)
             timer = gr.Timer(1.0, active=False)
 
-        @user_errors
-        def on_image(path: str | None) -> tuple[Any, Any]:
-            if not path:
-                return None, None
-            file = app.check_upload(path, "the image")
-            picture = load_image(file, max_size=512)
-            return str(file), to_pil(picture)
+        def on_image(path: str | None) -> tuple[Any, ...]:
+            # A refused file is cleared from the page (so another can be dropped) and explained in a message.
+            try:
+                file = app.check_upload(path, "the image")
+                picture = app.read_image(file, max_size=512)
+            except PatchDNAError as error:
+                gr.Warning(str(error), title="Image refused")
+                return None, None, to_pil(load_image(DEFAULT_IMAGE, max_size=512)), f"Image refused: {error}"
+            return gr.skip(), str(file), to_pil(picture), f"Ready to train on {file.name!r}."
 
-        image_file.upload(on_image, image_file, [image_path, image_preview])
+        image_file.upload(on_image, image_file, [image_file, image_path, image_preview, status])
         bundled.click(
             lambda: (None, to_pil(load_image(DEFAULT_IMAGE, max_size=512))), None, [image_path, image_preview]
         )
@@ -352,13 +361,16 @@ def build_app(settings: UISettings) -> tuple[Any, App]:
 
         export.click(on_export, model_box, export_file)
 
-        @user_errors
-        def on_upload(path: str | None) -> tuple[Any, str]:
-            file = app.check_upload(path, "the model zip")
-            name = app.store.import_zip(file)
-            return refresh_models(name), f"Added model {name!r}."
+        def on_upload(path: str | None) -> tuple[Any, ...]:
+            try:
+                file = app.check_upload(path, "the model zip")
+                name = app.store.import_zip(file)
+            except PatchDNAError as error:
+                gr.Warning(str(error), title="Upload refused")
+                return None, gr.skip(), f"Upload refused: {error}"
+            return None, refresh_models(name), f"Added model {name!r}."
 
-        upload.upload(on_upload, upload, [model_box, upload_status])
+        upload.upload(on_upload, upload, [upload, model_box, upload_status])
 
         # 3. Generate -------------------------------------------------------------------------------------------
         with gr.Tab("Generate", id="generate"):
@@ -502,7 +514,7 @@ def _application_tabs(gr: Any, app: App, model_box: Any) -> None:
         upscale = api("upscale")
         model = app.model(name)
         if path:
-            image = load_image(app.check_upload(path, "the image"))
+            image = app.read_image(app.check_upload(path, "the image"))
         else:
             image = ((model.real.detach().cpu() + 1) / 2).clamp(0, 1)
         result = upscale(model, image, float(factor))
