@@ -46,7 +46,7 @@ def test_bad_names_are_refused(store, name):
 
 
 def test_list_and_load(store):
-    infos = store.list()
+    infos = store.models()
     assert [(i.name, i.family, i.complete) for i in infos] == [("texture", "singan", True)]
     assert "2/2 scales" in infos[0].detail
     family, model = store.load("texture")

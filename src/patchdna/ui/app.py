@@ -141,7 +141,7 @@ class App:
     def model_choices(self) -> list[tuple[str, str]]:
         busy = self.jobs.busy_names()
         choices = []
-        for info in self.store.list():
+        for info in self.store.models():
             state = " (training)" if info.name in busy else ("" if info.complete else " (incomplete)")
             choices.append((f"{info.name}: {info.detail}{state}", info.name))
         return choices
@@ -443,7 +443,8 @@ def _application_tabs(gr: Any, app: App, model_box: Any) -> None:
         harmonize = api("harmonize")
         model = app.model(name)
         image, mask = editor_parts(value, need_mask=mask_file is None)
-        mask = uploaded_mask(mask_file, tuple(image.shape[-2:])) if mask_file else mask
+        height, width = image.shape[-2:]
+        mask = uploaded_mask(mask_file, (height, width)) if mask_file else mask
         result = harmonize(model, image, mask, start_scale=int(start), fine_tune=bool(tune), seed=int(seed or 0))
         return to_pil(result.blended), to_pil(result.raw)
 

@@ -98,7 +98,7 @@ class ModelStore:
             raise ModelFolderError(f"no model named {name!r} in the models folder; pick one from the list")
         return folder
 
-    def list(self) -> list[ModelInfo]:
+    def models(self) -> list[ModelInfo]:
         models = []
         for folder in sorted(self.root.iterdir()):
             if folder.is_symlink() or not folder.is_dir() or not NAME_PATTERN.match(folder.name):
@@ -119,7 +119,7 @@ class ModelStore:
         return models
 
     def names(self, family: str | None = None) -> list[str]:
-        return [m.name for m in self.list() if family is None or m.family == family]
+        return [m.name for m in self.models() if family is None or m.family == family]
 
     def load(self, name: str) -> tuple[str, Any]:
         """(family, model) of model `name`."""
