@@ -9,6 +9,7 @@ from patchdna.cli_args import add_device_argument, add_seed_argument, parse_size
 from patchdna.device import resolve_device
 from patchdna.errors import ConfigError
 from patchdna.io import save_image
+from patchdna.singan.apps_cli import APP_COMMANDS
 from patchdna.singan.config import PRESETS, preset
 from patchdna.singan.model import load_singan
 from patchdna.singan.sampling import reconstruction, sample
@@ -135,4 +136,4 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 # Application subcommands (super-resolution, paint, harmonize, edit, animate) append their `add_*` here.
-_EXTRA_COMMANDS: list = []
+_EXTRA_COMMANDS: list = [*APP_COMMANDS]

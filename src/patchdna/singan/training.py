@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,8 +75,15 @@ def _train_scale(
     rng: torch.Generator,
     report: Callable[[int, dict[str, float]], None],
     stop_event: threading.Event | None,
+    input_transform: Callable[[Tensor], Tensor] | None = None,
+    extra_inputs: Sequence[Tensor] = (),
 ) -> float:
-    """Train the networks of `scale` in place; returns its noise amplitude sigma_n."""
+    """Train the networks of `scale` in place; returns its noise amplitude sigma_n.
+
+    Hooks for the applications (patchdna.singan.paint / harmonize), off by default: `input_transform` maps
+    every random lower-scale input (e.g. colour quantisation for paint-to-image), `extra_inputs` are
+    (1, 3, h_n, w_n) inputs in [-1, 1] drawn half of the time instead of random ones (e.g. a naive image).
+    """
     config = model.config
     device = model.real.device
     real = model.reals()[scale]
@@ -102,6 +109,12 @@ def _train_scale(
                 pool.append(resize(_lower_sample(model, scale, rng), (height, width)))
 
     def previous_sample() -> Tensor:
+        if extra_inputs and bool(torch.rand((), generator=rng) < 0.5):
+            return extra_inputs[int(torch.randint(len(extra_inputs), (1,), generator=rng))].to(device)
+        sample = random_previous()
+        return input_transform(sample) if input_transform is not None else sample
+
+    def random_previous() -> Tensor:
         if scale == 0:
             return torch.zeros_like(real)
         if pool:

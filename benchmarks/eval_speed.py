@@ -1,0 +1,78 @@
+"""Speed of `patchdna eval`: one 250 px pair (swd + bds + psnr + ssim) and a whole Places50 method folder.
+
+    nice -n 5 python benchmarks/eval_speed.py [--quick]
+Times (a) the metrics in-process (median of 3 runs, after one warm-up), (b) the `patchdna eval` command as a fresh
+process (interpreter start and imports included), (c) `patchdna eval Real/ SinGAN/` with the default metrics
+(swd, diversity, bds) over all 50 images (--quick: 5). Prints a table between <!-- table:eval_speed --> markers.
+Targets from issue 4: (b) <= 2 s, (c) <= 3 min, on this 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from patchdna.io import load_image
+from patchdna.metrics import bidirectional_similarity, patch_swd, psnr, ssim
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets" / "user-studies" / "places"
+
+
+def timed(function, repeats: int = 3) -> float:
+    function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def command_seconds(arguments: list[str]) -> float:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "patchdna.cli", "eval", *arguments], check=True, env=env, stdout=subprocess.DEVNULL
+    )
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="5 folder images instead of 50")
+    parser.add_argument("--data", type=Path, default=DATA)
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"eval_speed: data folder not found: {args.data}", file=sys.stderr)
+        return 2
+    real_path, fake_path = args.data / "Real" / "0.jpg", args.data / "SinGAN" / "0.jpg"
+    real, fake = load_image(real_path), load_image(fake_path)
+    load_start = os.getloadavg()[0]
+    count = 5 if args.quick else 50
+    pair = [str(real_path), str(fake_path), "--metrics", "swd,bds,psnr,ssim"]
+    folder = [str(args.data / "Real"), str(args.data / "SinGAN"), "--limit", str(count)]
+    measurements = [
+        ("patch SWD, one pair (in process)", lambda: timed(lambda: patch_swd(real, fake))),
+        ("bds (1024 queries), one pair (in process)", lambda: timed(lambda: bidirectional_similarity(real, fake))),
+        ("psnr + ssim, one pair (in process)", lambda: timed(lambda: (psnr(real, fake), ssim(real, fake)))),
+        ("`patchdna eval REAL FAKE --metrics swd,bds,psnr,ssim` (fresh process)", lambda: command_seconds(pair)),
+        (f"`patchdna eval Real/ SinGAN/` (swd, bds; {count} images)", lambda: command_seconds(folder)),
+    ]
+    print("<!-- table:eval_speed -->")
+    print("| what | seconds | load average |")
+    print("|---|---|---|")
+    for name, measure in measurements:  # each row as soon as it is measured
+        print(f"| {name} | {measure():.2f} | {os.getloadavg()[0]:.1f} |", flush=True)
+    print("<!-- /table:eval_speed -->")
+    print(f"\nload average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (2-core CPU, shared).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

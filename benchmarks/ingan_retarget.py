@@ -1,0 +1,132 @@
+"""InGAN retargeting benchmark: train time, realism and shape preservation vs bicubic, 1024x1024 speed.
+
+For each image: train the `fast` preset (or --preset), then retarget to width x0.5, x1.5, x2 and height x0.5, x2
+and measure, against the input, the patch SWD (realism; lower is better) and the anisotropy distortion (how much
+local structure was stretched; 0 = none), next to a plain bicubic resize to the same size (which stretches).
+Also: the image's blur baseline (targets: SWD <= 2.5x of it) and the median time of one 1024x1024 retarget.
+
+    nice -n 5 python benchmarks/ingan_retarget.py --out /tmp/ingan_bench            # all 7 images
+    nice -n 5 python benchmarks/ingan_retarget.py --images places0,starry --out ...  # a subset
+
+Metrics are the shared ruler (patchdna.metrics == ../shared/tools/patchmetrics.py). Needs ../shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from patchdna import ingan
+from patchdna.io import save_image
+from patchdna.metrics import anisotropy_distortion, blur_baseline, patch_swd
+from patchdna.ops import resize
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+if not SHARED.exists():
+    SHARED = Path("/work/shared")
+IMAGES = {
+    **{f"places{i}": SHARED / f"datasets/user-studies/places/Real/{i}.jpg" for i in range(5)},
+    # Textures: Van Gogh's brushstroke swirls and a carved stone wall (both from SinGAN's inputs).
+    "starry": SHARED / "images/singan/Images/starry_night.png",
+    "stonewall": SHARED / "images/singan/Images/33039_LR.png",
+}
+RETARGETS = {"w x0.5": (1.0, 0.5), "w x1.5": (1.0, 1.5), "w x2": (1.0, 2.0), "h x0.5": (0.5, 1.0), "h x2": (2.0, 1.0)}
+
+
+def time_1024(model: ingan.InGANModel, repeats: int = 5) -> tuple[float, float]:
+    """Median wall and CPU seconds of one 1024x1024 retarget."""
+    ingan.retarget(model, (1024, 1024))  # warm-up: oneDNN compiles its kernels for this shape
+    times, cpu = [], []
+    for _ in range(repeats):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        ingan.retarget(model, (1024, 1024))
+        times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
+    return statistics.median(times), statistics.median(cpu)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", default=",".join(IMAGES), help=f"comma-separated subset of {', '.join(IMAGES)}")
+    parser.add_argument("--preset", default="fast", choices=("fast", "paper"))
+    parser.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
+    parser.add_argument("--out", default="ingan_bench", help="folder for models, outputs and results.json")
+    parser.add_argument("--reuse", action="store_true", help="reuse trained models found in --out")
+    args = parser.parse_args()
+    out = Path(args.out)
+    overrides = {} if args.iterations is None else {"iterations": args.iterations}
+    config = ingan.preset(args.preset, **overrides)
+    rows = []
+    for name in args.images.split(","):
+        folder = out / name
+        start, cpu_start = time.perf_counter(), time.process_time()
+        if args.reuse and (folder / "config.json").exists():
+            model = ingan.load(folder, device="cpu")
+        else:
+            model = ingan.train(IMAGES[name], folder, config, device="cpu", progress=False, seed=0)
+        train_seconds = float(model.metadata.get("train_seconds", time.perf_counter() - start))
+        # CPU seconds (all threads) say more than wall time on a machine shared with other jobs.
+        cpu_seconds = time.process_time() - cpu_start
+        real = model.image.cpu()
+        blur = blur_baseline(real)
+        row: dict = {"image": name, "size": list(real.shape[-2:]), "train_s": round(train_seconds, 1)}
+        row["train_cpu_s"] = round(cpu_seconds, 1)
+        row["it_per_s"] = round(config.iterations / train_seconds, 2)
+        row["blur"] = round(blur, 3)
+        for label, scale in RETARGETS.items():
+            fake = ingan.retarget(model, scale=scale)
+            bicubic = resize(real, tuple(fake.shape[-2:])).clamp(0, 1)
+            save_image(fake, out / "outputs" / f"{name}_{label.replace(' ', '')}.png")
+            row[label] = {
+                "swd": round(patch_swd(real, fake), 3),
+                "swd_bicubic": round(patch_swd(real, bicubic), 3),
+                "aniso": round(anisotropy_distortion(real, fake), 3),
+                "aniso_bicubic": round(anisotropy_distortion(real, bicubic), 3),
+            }
+        row["reconstruction_swd"] = round(patch_swd(real, ingan.retarget(model, scale=(1.0, 1.0))), 3)
+        wall, cpu = time_1024(model)
+        row["t1024_s"], row["t1024_cpu_s"] = round(wall, 3), round(cpu, 3)
+        save_image(ingan.collage(model), out / "outputs" / f"{name}_collage.png")
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        (out / "results.json").write_text(json.dumps(rows, indent=1))
+    print_table(rows)
+
+
+def print_table(rows: list[dict]) -> None:
+    print(
+        "\n| image | train s | it/s | blur | retarget | SWD InGAN | SWD bicubic | SWD/blur "
+        "| aniso InGAN | aniso bicubic |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        for label in RETARGETS:
+            cell = row[label]
+            print(
+                f"| {row['image']} | {row['train_s']} | {row['it_per_s']} | {row['blur']} | {label} | {cell['swd']} | "
+                f"{cell['swd_bicubic']} | {cell['swd'] / row['blur']:.2f} | {cell['aniso']} | {cell['aniso_bicubic']} |"
+            )
+    print(
+        "\n| retarget | median SWD/blur InGAN | median SWD/blur bicubic | median aniso InGAN | median aniso bicubic |"
+    )
+    print("|---|---|---|---|---|")
+    for label in RETARGETS:
+        med = statistics.median
+        print(
+            f"| {label} | {med(r[label]['swd'] / r['blur'] for r in rows):.2f} | "
+            f"{med(r[label]['swd_bicubic'] / r['blur'] for r in rows):.2f} | "
+            f"{med(r[label]['aniso'] for r in rows):.3f} | "
+            f"{med(r[label]['aniso_bicubic'] for r in rows):.3f} |"
+        )
+    print(f"\n1024x1024 retarget, median over images: {statistics.median(r['t1024_s'] for r in rows):.3f} s")
+    print(f"train time, median: {statistics.median(r['train_s'] for r in rows):.0f} s")
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    main()

@@ -1,0 +1,133 @@
+"""InGAN configuration: one frozen dataclass, validated on creation, with the presets `paper` and `fast`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
+
+from patchdna.errors import ConfigError
+
+__all__ = ["InGANConfig", "Preset", "preset"]
+
+Preset = Literal["paper", "fast"]
+
+
+@dataclass(frozen=True)
+class InGANConfig:
+    # Generator (paper: 64 base channels, x2 per downscale, 6 bottleneck res-blocks 512->128->512).
+    widths: tuple[int, ...] = (64, 128, 256, 512)  # channels at full, 1/2, 1/4, 1/8 resolution
+    bottleneck_blocks: int = 6
+    bottleneck_reduction: int = 4  # res-block inner width = widths[-1] // reduction
+    entry_kernel: int = 7
+    exit_kernel: int = 7
+    generator_norm: Literal["batch", "none"] = "batch"
+    # Discriminator: one small net per scale, scale i sees the input shrunk by scale_factor**-i.
+    discriminator_width: int = 64
+    scale_factor: float = 1.4
+    min_discriminator_side: int = 16  # number of scales = ceil(log(crop / this) / log(scale_factor))
+    # Training.
+    crop_size: int = 256  # side of the random square crop (input and real example); the whole image if smaller
+    iterations: int = 75_000
+    lr: float = 5e-5
+    beta1: float = 0.5
+    decay_start: float = 20_000 / 75_000  # fraction of iterations with a constant lr, then linear decay to 0
+    curriculum_end: float = 10_000 / 75_000  # fraction over which the output-scale range grows to its limits
+    equal_weights_at: float = 25_000 / 75_000  # fraction at which every discriminator scale weighs the same
+    min_scale: float = 0.15  # output height/width factors are drawn from [min_scale, max_scale] independently
+    max_scale: float = 2.25
+    reconstruction_weight: float = 0.1
+    extra_inverse_step: bool = True  # after the curriculum, one more G step training G(y; T^-1) -> x alone
+    warp_magnitude: float = 0.0  # top-corner shifts of training homographies drawn from [-m, m] (0 = resize only)
+    crop_swap_probability: float = 0.0  # chance to swap two random squares of G's input (an augmentation)
+    input_noise: float = 1 / 255  # uniform noise amplitude added to the inputs of G and D
+    # Bookkeeping.
+    checkpoint_every: int = 2_000
+    preview_every: int = 5_000
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+        if len(self.widths) != 4 or min(self.widths) < 1:
+            raise ConfigError(f"widths must be 4 positive channel counts (full to 1/8 resolution), got {self.widths}")
+        if self.bottleneck_blocks < 0:
+            raise ConfigError(f"bottleneck_blocks must be >= 0, got {self.bottleneck_blocks}")
+        if self.bottleneck_reduction < 1 or self.widths[-1] // self.bottleneck_reduction < 1:
+            raise ConfigError(f"bottleneck_reduction {self.bottleneck_reduction} leaves no channels")
+        for name in ("entry_kernel", "exit_kernel"):
+            value = getattr(self, name)
+            if value < 1 or value % 2 == 0:
+                raise ConfigError(f"{name} must be a positive odd number, got {value}")
+        if self.generator_norm not in ("batch", "none"):
+            raise ConfigError(f"generator_norm must be 'batch' or 'none', got {self.generator_norm!r}")
+        if self.scale_factor <= 1.0:
+            raise ConfigError(f"scale_factor must be > 1, got {self.scale_factor}")
+        if self.crop_size < 16:
+            raise ConfigError(f"crop_size must be >= 16, got {self.crop_size}")
+        if self.min_discriminator_side < 4:
+            raise ConfigError(f"min_discriminator_side must be >= 4, got {self.min_discriminator_side}")
+        if self.iterations < 1:
+            raise ConfigError(f"iterations must be >= 1, got {self.iterations}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
+        for name in ("decay_start", "curriculum_end", "equal_weights_at", "crop_swap_probability", "beta1"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must lie in [0, 1], got {value}")
+        if not 0.0 < self.min_scale <= 1.0 <= self.max_scale:
+            raise ConfigError(f"need 0 < min_scale <= 1 <= max_scale, got {self.min_scale}, {self.max_scale}")
+        if self.max_scale > 8:
+            raise ConfigError(f"max_scale must be <= 8, got {self.max_scale}")
+        if not 0.0 <= self.warp_magnitude <= 0.5:
+            raise ConfigError(f"warp_magnitude must lie in [0, 0.5], got {self.warp_magnitude}")
+        if self.reconstruction_weight < 0 or self.input_noise < 0:
+            raise ConfigError("reconstruction_weight and input_noise must be >= 0")
+        if self.checkpoint_every < 1 or self.preview_every < 1:
+            raise ConfigError("checkpoint_every and preview_every must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["widths"] = list(self.widths)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InGANConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown InGAN config keys {unknown}; was the model made by a newer patchdna?")
+        values: dict[str, Any] = {k: tuple(v) if k == "widths" else v for k, v in data.items()}
+        return cls(**values)
+
+
+# `fast`: designed for a 2-core CPU (see docs/ingan.md for what was measured). Few channels at full
+# resolution (the 1024x1024 retarget cost lives there), small crops, a shorter schedule with a higher lr.
+_FAST = InGANConfig(
+    widths=(16, 32, 64, 128),
+    bottleneck_blocks=3,
+    entry_kernel=7,
+    exit_kernel=3,
+    generator_norm="none",
+    discriminator_width=32,
+    crop_size=64,
+    iterations=1_000,
+    lr=2e-4,
+    decay_start=0.5,
+    curriculum_end=0.25,
+    equal_weights_at=0.4,
+    min_scale=0.25,
+    max_scale=2.25,
+    extra_inverse_step=False,  # G(G(x; T); T^-1) already trains the inverse; the extra pass costs ~25% per step
+    checkpoint_every=250,
+    preview_every=250,
+)
+
+_PRESETS: dict[str, InGANConfig] = {"paper": InGANConfig(), "fast": _FAST}
+
+
+def preset(name: str, **overrides: Any) -> InGANConfig:
+    """The named preset (`paper` = the official defaults, `fast` = the CPU design) with optional overrides."""
+    if name not in _PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(_PRESETS)}")
+    try:
+        return replace(_PRESETS[name], **overrides)
+    except TypeError as error:
+        raise ConfigError(f"bad config override: {error}") from error

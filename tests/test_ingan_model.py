@@ -1,0 +1,170 @@
+"""InGAN contract tests on tiny images: training, save -> load, retarget shapes, outputs, errors, CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from patchdna import ingan
+from patchdna.cli import main
+from patchdna.errors import ConfigError, InputImageError, ModelFolderError
+from patchdna.ingan.inference import tile_margin
+from patchdna.video import read_video_frames
+
+TINY = dict(
+    widths=(4, 8, 8, 16),
+    bottleneck_blocks=1,
+    discriminator_width=4,
+    crop_size=16,
+    iterations=4,
+    curriculum_end=0.5,
+    extra_inverse_step=True,  # runs in the second half
+    checkpoint_every=2,
+    preview_every=2,
+)
+
+
+def tiny_image(height: int = 24, width: int = 28, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    ys, xs = torch.meshgrid(torch.linspace(0, 6, height), torch.linspace(0, 6, width), indexing="ij")
+    stripes = torch.stack([xs.sin(), (xs + ys).cos(), ys.sin()]) * 0.4 + 0.5
+    return (stripes[None] + 0.05 * torch.rand(1, 3, height, width, generator=generator)).clamp(0, 1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ingan") / "model"
+    model = ingan.train(tiny_image(), folder, ingan.preset("fast", **TINY), device="cpu", progress=False)
+    return folder, model
+
+
+def test_tiny_training_writes_a_model_folder(trained):
+    folder, model = trained
+    config = json.loads((folder / "config.json").read_text())
+    assert config["family"] == "ingan" and config["iterations_done"] == 4
+    assert (folder / "model.safetensors").is_file() and (folder / "training_state.json").is_file()
+    assert (folder / "previews" / "final.png").is_file()
+    assert model.image_size == (24, 28)
+
+
+@pytest.mark.parametrize("size", [(17, 31), (9, 9), (24, 53), (1, 1)])
+def test_retarget_any_size_including_odd(trained, size):
+    out = ingan.retarget(trained[1], size)
+    assert out.shape == (1, 3, *size)
+    assert 0 <= out.min() and out.max() <= 1
+
+
+def test_scales_are_height_by_width(trained):
+    outs = ingan.retarget_scales(trained[1], [(0.5, 1.0), (1.0, 2.0)])
+    assert [tuple(o.shape[-2:]) for o in outs] == [(12, 28), (24, 56)]
+
+
+def test_save_load_gives_identical_outputs(trained):
+    folder, model = trained
+    again = ingan.load(folder, device="cpu")
+    for size in [(24, 28), (19, 45)]:
+        torch.testing.assert_close(ingan.retarget(again, size), ingan.retarget(model, size), atol=0, rtol=0)
+
+
+def test_tiled_output_matches_whole_output(trained):
+    model = trained[1]
+    size = (40, 200)
+    assert tile_margin(model) < 200
+    whole = ingan.retarget(model, size)
+    tiled = ingan.retarget(model, size, tile=64)
+    torch.testing.assert_close(tiled, whole, atol=1e-4, rtol=0)
+
+
+def test_collage_and_video_files_are_written(trained, tmp_path):
+    model = trained[1]
+    sheet = ingan.collage(model, pad=2)
+    assert sheet.shape[0] == 1 and sheet.shape[1] == 3
+    for name in ("loop.gif", "loop.mp4"):
+        path = ingan.video(model, tmp_path / name, frames=4, fps=4)
+        frames = read_video_frames(path)
+        assert len(frames) == 4 and frames[0].shape[2] == 3
+
+
+def test_rgba_warp_has_transparent_corners(trained):
+    model = trained[1]
+    rgba = ingan.warp_output(model, ingan.shift_matrix(0.3, -0.3), (24, 28), background=None)
+    assert rgba.shape == (1, 4, 24, 28)
+    alpha = rgba[0, 3]
+    assert alpha[0, 0] == 0 and alpha[0, -1] == 0 and alpha[12, 14] == 1
+    white = ingan.warp_output(model, ingan.shift_matrix(0.3, -0.3), background=(1.0, 1.0, 1.0))
+    assert white.shape == (1, 3, 24, 28) and torch.all(white[0, :, 0, 0] == 1)
+
+
+@pytest.mark.parametrize("size", [(0, 10), (-5, 10), (100_000, 100_000)])
+def test_bad_sizes_raise_clear_errors(trained, size):
+    with pytest.raises(ConfigError, match="size"):
+        ingan.retarget(trained[1], size)
+
+
+def test_bad_scale_and_warp_raise(trained):
+    with pytest.raises(ConfigError, match="scales"):
+        ingan.retarget(trained[1], scale=(0.0, 1.0))
+    with pytest.raises(ConfigError, match="invertible"):
+        ingan.homography_matrix([0.0] * 9)
+    with pytest.raises(ConfigError, match="6 numbers"):
+        ingan.affine_matrix([1.0, 2.0])
+
+
+def test_bad_config_and_tiny_image_raise(tmp_path):
+    with pytest.raises(ConfigError, match="min_scale"):
+        ingan.preset("fast", min_scale=1.5)
+    with pytest.raises(ConfigError, match="preset"):
+        ingan.preset("slow")
+    with pytest.raises(InputImageError, match="too small"):
+        ingan.train(torch.rand(1, 3, 8, 40), tmp_path / "m", ingan.preset("fast", **TINY), progress=False)
+
+
+def test_load_refuses_damaged_or_foreign_folders(trained, tmp_path):
+    with pytest.raises(ModelFolderError, match="not found"):
+        ingan.load(tmp_path / "missing")
+    folder = tmp_path / "other"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"family": "singan", "format_version": 1, "config": {}}))
+    with pytest.raises(ModelFolderError, match="singan"):
+        ingan.load(folder)
+
+
+def test_resume_continues_to_the_same_weights(tmp_path):
+    config = ingan.preset("fast", **TINY)
+    straight = ingan.train(tiny_image(), tmp_path / "a", config, device="cpu", progress=False, previews=False)
+    half = ingan.preset("fast", **{**TINY, "iterations": 4})
+    folder = tmp_path / "b"
+    with pytest.raises(KeyboardInterrupt):  # an interrupted run saves its state before stopping
+        ingan.train(tiny_image(), folder, half, device="cpu", progress=False, previews=False, callback=_stop_after(2))
+    resumed = ingan.train(tiny_image(), folder, half, device="cpu", progress=False, previews=False, resume=True)
+    torch.testing.assert_close(ingan.retarget(resumed, (24, 40)), ingan.retarget(straight, (24, 40)))
+
+
+def _stop_after(iterations):
+    def callback(iteration, losses):
+        if iteration >= iterations:
+            raise KeyboardInterrupt
+
+    return callback
+
+
+def test_cli_train_and_retarget_end_to_end(tmp_path, capsys):
+    image = tmp_path / "in.png"
+    Image.fromarray((tiny_image()[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(image)
+    folder, out = tmp_path / "model", tmp_path / "out"
+    code = main(["ingan", "train", str(image), "--out", str(folder), "--iterations", "2", "--device", "cpu"])
+    assert code == 0 and (folder / "config.json").is_file()
+    args = ["ingan", "retarget", str(folder), "--out", str(out), "--size", "13x37", "--scales", "1x0.5,2"]
+    assert main(args) == 0
+    assert Image.open(out / "ingan_13x37.png").size == (37, 13)
+    assert Image.open(out / "ingan_scale_2x2.png").size == (56, 48)  # PIL sizes are (W, H)
+    assert (
+        main(["ingan", "retarget", str(folder), "--out", str(out), "--shift", "0.2,-0.2", "--background", "none"]) == 0
+    )
+    assert Image.open(out / "ingan_warp.png").mode == "RGBA"
+    assert main(["ingan", "retarget", str(folder), "--out", str(out)]) == 2
+    assert "nothing to do" in capsys.readouterr().err
+    assert main(["ingan", "retarget", str(tmp_path / "nope"), "--size", "8x8"]) == 2
+    assert main(["ingan", "train", str(image), "--out", str(folder), "--iterations", "2"]) == 2  # already a model
