@@ -51,7 +51,8 @@ def launch(
     if max_upload_mb <= 0:
         raise PatchDNAError(f"--max-upload-mb must be positive, got {max_upload_mb}")
     _import_gradio()
-    from patchdna.ui.app import UISettings, build_app
+    from patchdna.ui.app import build_app
+    from patchdna.ui.core import UISettings
 
     settings = UISettings(models_root=Path(models).resolve(), device=device, max_upload_mb=max_upload_mb)
     page, app = build_app(settings)

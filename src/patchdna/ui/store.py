@@ -55,20 +55,14 @@ class ModelInfo:
     detail: str  # one line for the list: scales, size
 
 
-# family -> loader(folder) that raises ModelFolderError for a folder it cannot use
-Loader = Callable[[Path], Any]
+# family -> loader(folder, device) that raises ModelFolderError for a folder it cannot use
+Loader = Callable[[Path, Any], Any]
 
 
 def _default_loaders() -> dict[str, Loader]:
     """The loaders of the families installed in this build (a family package may be absent)."""
     loaders: dict[str, Loader] = {}
-    try:
-        from patchdna.singan import load_singan
-
-        loaders["singan"] = lambda folder: load_singan(folder)
-    except ImportError:
-        pass
-    for family in ("ingan", "instagan"):
+    for family in ("singan", "ingan", "instagan"):
         try:
             module = __import__(f"patchdna.{family}", fromlist=["load"])
             loaders[family] = module.load
@@ -121,13 +115,13 @@ class ModelStore:
     def names(self, family: str | None = None) -> list[str]:
         return [m.name for m in self.models() if family is None or m.family == family]
 
-    def load(self, name: str) -> tuple[str, Any]:
-        """(family, model) of model `name`."""
+    def load(self, name: str, device: Any = "cpu") -> tuple[str, Any]:
+        """(family, model) of model `name`, on `device`."""
         folder = self.existing(name)
         family = str(read_config(folder)["family"])
         if family not in self.loaders:
             raise ModelFolderError(f"{name!r} is a {family!r} model, which this build of patchdna cannot load")
-        return family, self.loaders[family](folder)
+        return family, self.loaders[family](folder, device)
 
     # -- zip export / import -------------------------------------------------------------------------------
     def export_zip(self, name: str, dest_dir: Path) -> Path:
@@ -172,7 +166,7 @@ class ModelStore:
                 (staging / path).parent.mkdir(parents=True, exist_ok=True)
                 (staging / path).write_bytes(data)
             try:
-                self.loaders[family](staging)
+                self.loaders[family](staging, "cpu")
             except ModelFolderError as error:
                 reason = str(error).replace(str(staging), "the model")
                 raise UploadError(f"the uploaded model is corrupt or incomplete: {reason}") from error
