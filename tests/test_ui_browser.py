@@ -132,8 +132,11 @@ def _open(browser, url, outside: list[str] | None = None):
     return page
 
 
-def _train(page, image: Path, name: str) -> None:
-    page.get_by_role("tab", name="Train").click()
+def _train(page, image: Path, name: str, family: str = "SinGAN") -> None:
+    page.get_by_role("tab", name="Train", exact=True).click()
+    if family != "SinGAN":
+        page.locator("#train-family input").click()
+        page.get_by_role("option", name=family, exact=True).click()
     page.locator("#train-image input[type=file]").set_input_files(str(image))
     page.get_by_label(TINY_LABEL).check()
     page.locator("#train-name textarea, #train-name input").first.fill(name)
@@ -163,14 +166,14 @@ def test_train_generate_download(server, browser, shots, texture_png, tmp_path):
     )
 
     # Generate: 4 samples appear as images in the page.
-    page.get_by_role("tab", name="Generate").click()
+    page.get_by_role("tab", name="Generate", exact=True).click()
     page.locator("#generate").click()
     page.locator("#samples img").nth(3).wait_for()
     assert page.locator("#samples img").count() >= 4
     page.screenshot(path=str(shots / "02_generated.png"), full_page=True)
 
     # Models: download the model as a zip through the page.
-    page.get_by_role("tab", name="Models").click()
+    page.get_by_role("tab", name="Models", exact=True).click()
     page.locator("#model-export").click()
     link = page.locator("#model-zip a").first
     link.wait_for()
@@ -181,6 +184,15 @@ def test_train_generate_download(server, browser, shots, texture_png, tmp_path):
     with zipfile.ZipFile(saved) as archive:
         assert {"tiny1/config.json", "tiny1/model.safetensors"} <= set(archive.namelist())
     page.screenshot(path=str(shots / "03_models.png"), full_page=True)
+
+    # Animate: the video plays in the page, MP4 and GIF are offered for download.
+    page.get_by_role("tab", name="Harmonize / edit / paint / SR / animate").click()
+    page.get_by_role("tab", name="Animate", exact=True).click()
+    page.locator("#animate").click()
+    page.locator("#anim-video video").wait_for()
+    page.locator("#anim-files").get_by_text(".gif").first.wait_for()
+    assert page.locator("#anim-files").get_by_text(".mp4").count() >= 1
+    page.screenshot(path=str(shots / "04_animation.png"), full_page=True)
     assert outside == [], f"the page reached outside the server: {outside[:5]}"
     page.close()
 
@@ -193,12 +205,12 @@ def test_two_sessions_stay_responsive(server, browser, shots, texture_png):
     # While one trains and the other waits in the queue, both pages keep answering other requests.
     for page in (first, second):
         page.locator("#train-status").get_by_text("Training").or_(page.get_by_text("Queued")).first.wait_for()
-        page.get_by_role("tab", name="Models").click()
+        page.get_by_role("tab", name="Models", exact=True).click()
         page.locator("#refresh-models").click()
-        page.get_by_role("tab", name="Train").click()
+        page.get_by_role("tab", name="Train", exact=True).click()
     _wait_trained(first, "session-a")
     _wait_trained(second, "session-b")
-    second.screenshot(path=str(shots / "04_second_session.png"), full_page=True)
+    second.screenshot(path=str(shots / "05_second_session.png"), full_page=True)
     assert (models / "session-a" / "config.json").is_file() and (models / "session-b" / "config.json").is_file()
     first.close()
     second.close()
@@ -211,7 +223,7 @@ def test_bad_uploads_and_paths_are_refused(server, browser, shots, tmp_path, tex
     not_image.write_text("this is not an image")
     page.locator("#train-image input[type=file]").set_input_files(str(not_image))
     _error_toast(page, "not a readable image")
-    page.screenshot(path=str(shots / "05_not_an_image.png"), full_page=True)
+    page.screenshot(path=str(shots / "06_not_an_image.png"), full_page=True)
 
     oversized = tmp_path / "huge.png"
     oversized.write_bytes(os.urandom(300_000))  # over the server's 0.2 MB limit
@@ -222,16 +234,16 @@ def test_bad_uploads_and_paths_are_refused(server, browser, shots, tmp_path, tex
     with zipfile.ZipFile(pickled, "w") as archive:
         archive.writestr("model/config.json", '{"family": "singan", "config": {}}')
         archive.writestr("model/model.pt", b"\x80\x04pickle")
-    page.get_by_role("tab", name="Models").click()
+    page.get_by_role("tab", name="Models", exact=True).click()
     page.locator("#model-upload input[type=file]").set_input_files(str(pickled))
     _error_toast(page, "no pickles")
 
-    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("tab", name="Train", exact=True).click()
     page.locator("#train-name textarea, #train-name input").first.fill("../escape")
     page.locator("#train-start").click()
     _error_toast(page, "invalid model name '../escape'")
     assert not (models.parent / "escape").exists()
-    page.screenshot(path=str(shots / "06_refused.png"), full_page=True)
+    page.screenshot(path=str(shots / "07_refused.png"), full_page=True)
 
     # No arbitrary file reads through Gradio's file route, not even of the models root.
     for target in ("/etc/passwd", str(models / "tiny1" / "config.json"), "../../../etc/passwd"):
@@ -242,4 +254,28 @@ def test_bad_uploads_and_paths_are_refused(server, browser, shots, tmp_path, tex
     # The server still works after all that: a training runs to the end.
     _train(page, texture_png, "after-errors")
     _wait_trained(page, "after-errors")
+    page.close()
+
+
+def test_ingan_retarget_follows_the_sliders(server, browser, shots, texture_png):
+    pytest.importorskip("patchdna.ingan")
+    url, _ = server
+    page = _open(browser, url)
+    _train(page, texture_png, "ingan1", family="InGAN")
+    _wait_trained(page, "ingan1")
+    page.get_by_role("tab", name="Retarget (InGAN)").click()
+    width = page.locator("#retarget-w input[type=number]")
+    width.fill("2")
+    width.press("Enter")
+    script = """previous => {
+        const img = document.querySelector('#retarget-out img');
+        return img && img.complete && img.naturalWidth > 0 && img.getAttribute('src') !== previous
+            ? [img.getAttribute('src'), img.naturalWidth] : null;
+    }"""
+    first_src, wide = page.wait_for_function(script, arg=None).json_value()
+    width.fill("0.5")
+    width.press("Enter")
+    _, narrow = page.wait_for_function(script, arg=first_src).json_value()
+    assert wide == 4 * narrow or abs(wide / narrow - 4) < 0.2  # the output follows the width slider
+    page.screenshot(path=str(shots / "08_retarget.png"), full_page=True)
     page.close()

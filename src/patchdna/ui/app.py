@@ -345,8 +345,10 @@ def _retarget_tab(gr: Any, app: App, model_box: Any) -> None:
                 collage_go = gr.Button("Collage")
                 video_go = gr.Button("Video")
         with gr.Column(scale=2):
-            output = gr.Image(label="Retargeted", interactive=False, elem_id="retarget-out")
-            shaped = gr.Image(label="Non-rectangular (transparent outside)", interactive=False, image_mode="RGBA")
+            output = gr.Image(label="Retargeted", interactive=False, elem_id="retarget-out", height=320)
+            shaped = gr.Image(
+                label="Non-rectangular (transparent outside)", interactive=False, image_mode="RGBA", height=320
+            )
             files = gr.File(label="Downloads", file_count="multiple", interactive=False)
 
     @user_errors

@@ -109,6 +109,9 @@ class ModelStore:
                 trained = int(payload.get("trained_scales", len(sizes)))
                 height, width = sizes[max(0, trained - 1)]
                 detail += f", {trained}/{len(sizes)} scales, {width}x{height}"
+            elif isinstance(payload.get("image_size"), list) and len(payload["image_size"]) == 2:
+                height, width = payload["image_size"]
+                detail += f", {width}x{height}"
             models.append(ModelInfo(folder.name, family, complete, detail))
         return models
 
