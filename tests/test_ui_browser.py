@@ -7,6 +7,7 @@ Screenshots are written to <pytest tmp>/ui_screenshots/ (printed at the end of t
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -138,6 +139,7 @@ def _train(page, image: Path, name: str, family: str = "SinGAN") -> None:
         page.locator("#train-family input").click()
         page.get_by_role("option", name=family, exact=True).click()
     page.locator("#train-image input[type=file]").set_input_files(str(image))
+    page.locator("#train-status").get_by_text(f"Ready to train on '{image.name}'").wait_for()
     page.get_by_label(TINY_LABEL).check()
     page.locator("#train-name textarea, #train-name input").first.fill(name)
     page.locator("#train-start").click()
@@ -159,7 +161,8 @@ def test_train_generate_download(server, browser, shots, texture_png, tmp_path):
     page.locator("#train-status").get_by_text("Training").first.wait_for()  # queued or running: the page updates
     _wait_trained(page, "tiny1")
     page.screenshot(path=str(shots / "01_trained.png"), full_page=True)
-    assert (models / "tiny1" / "model.safetensors").is_file()
+    stored = json.loads((models / "tiny1" / "config.json").read_text())
+    assert stored["sizes"][-1] == [32, 40]  # trained on the uploaded 40x32 texture, not the bundled image
     assert (
         "tiny1" in page.locator("#model-select").inner_text()
         or "tiny1" in page.locator("#model-select input").input_value()

@@ -106,7 +106,6 @@ def _train_tab(gr: Any, app: App, model_box: Any, refresh_models: Callable[..., 
             image_file = gr.File(label="Training image (PNG, JPEG, WebP, ...)", elem_id="train-image")
             bundled = gr.Button("Use the bundled image (Hubble Deep Field)", size="sm")
             image_preview = gr.Image(_bundled_preview(), label="Will train on", interactive=False, height=200)
-            image_path = gr.State(None)
         with gr.Column():
             families = available_families()
             family_box = gr.Dropdown(
@@ -132,18 +131,22 @@ def _train_tab(gr: Any, app: App, model_box: Any, refresh_models: Callable[..., 
             picture = app.read_image(file, max_size=512)
         except PatchDNAError as error:
             gr.Warning(str(error), title="Image refused")
-            return None, None, _bundled_preview(), f"Image refused: {error}"
-        return gr.skip(), str(file), to_pil(picture), f"Ready to train on {file.name!r}."
+            return None, _bundled_preview(), f"Image refused: {error}"
+        return gr.skip(), to_pil(picture), f"Ready to train on {file.name!r}."
 
-    image_file.upload(on_image, image_file, [image_file, image_path, image_preview, status])
-    bundled.click(lambda: (None, None, _bundled_preview()), None, [image_file, image_path, image_preview])
+    # The training reads the file component itself (empty = the bundled image), so what is shown is what trains.
+    image_file.upload(on_image, image_file, [image_file, image_preview, status])
+    image_file.clear(lambda: (_bundled_preview(), "The bundled image will be used."), None, [image_preview, status])
+    bundled.click(lambda: (None, _bundled_preview()), None, [image_file, image_preview])
 
     @user_errors
     def on_start(path: str | None, family: str, preset_name: str, name: str, seed: float | None) -> tuple[Any, ...]:
+        if path:
+            app.check_upload(path, "the image")
         job = app.start_training(path, family, preset_name, name, seed)
         return job.id, app.describe(job.id)[0], gr.Timer(active=True)
 
-    start.click(on_start, [image_path, family_box, preset_box, name_box, seed_box], [job_id, status, timer])
+    start.click(on_start, [image_file, family_box, preset_box, name_box, seed_box], [job_id, status, timer])
 
     def on_cancel(current: int | None) -> str:
         if not current:
