@@ -160,3 +160,18 @@ def test_editor_parts():
         editor_parts({"background": background, "layers": [], "composite": background}, True)
     with pytest.raises(UploadError, match="upload an image"):
         editor_parts(None, False)
+
+
+def test_cli_help_does_not_need_gradio():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from patchdna.cli import main\n"
+        "try:\n    main(['ui', '--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "assert 'gradio' not in sys.modules, 'patchdna ui --help imported gradio'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for option in ("--host", "--port", "--models", "--max-upload-mb", "--device"):
+        assert option in result.stdout
