@@ -1,6 +1,7 @@
 """Speed of `patchdna eval`: one 250 px pair (swd + bds + psnr + ssim) and a whole Places50 method folder.
 
     nice -n 5 python benchmarks/eval_speed.py [--quick]
+Wall time depends on what else runs on the machine, so CPU time (user + system, all threads) is printed too.
 Times (a) the metrics in-process (median of 3 runs, after one warm-up), (b) the `patchdna eval` command as a fresh
 process (interpreter start and imports included), (c) `patchdna eval Real/ SinGAN/` with the default metrics
 (swd, diversity, bds) over all 50 images (--quick: 5). Prints a table between <!-- table:eval_speed --> markers.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -24,23 +26,29 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "datasets" / "user-studies" / "places"
 
 
-def timed(function, repeats: int = 3) -> float:
+def timed(function, repeats: int = 3) -> tuple[float, float]:
+    """Median wall and CPU seconds (all threads) of `function` over `repeats` runs after a warm-up."""
     function()
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
 
 
-def command_seconds(arguments: list[str]) -> float:
+def command_seconds(arguments: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system of the child) of one `patchdna eval` process."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "patchdna.cli", "eval", *arguments], check=True, env=env, stdout=subprocess.DEVNULL
     )
-    return time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return time.perf_counter() - started, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,10 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         (f"`patchdna eval Real/ SinGAN/` (swd, bds; {count} images)", lambda: command_seconds(folder)),
     ]
     print("<!-- table:eval_speed -->")
-    print("| what | seconds | load average |")
-    print("|---|---|---|")
+    print("| what | wall seconds | CPU seconds (all threads) | load average after |")
+    print("|---|---|---|---|")
     for name, measure in measurements:  # each row as soon as it is measured
-        print(f"| {name} | {measure():.2f} | {os.getloadavg()[0]:.1f} |", flush=True)
+        wall, cpu = measure()
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {os.getloadavg()[0]:.1f} |", flush=True)
     print("<!-- /table:eval_speed -->")
     print(f"\nload average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (2-core CPU, shared).")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 import sys
@@ -17,8 +18,9 @@ from patchdna.cli_args import add_device_argument
 from patchdna.device import resolve_device
 from patchdna.errors import ConfigError
 from patchdna.io import load_image
-from patchdna.metrics.evaluate import DEFAULT_METRICS, METRICS, EvalOptions, MethodReport, evaluate_folder
+from patchdna.metrics.evaluate import DEFAULT_METRICS, METRICS, EvalOptions, MethodReport, evaluate_folder, summarise
 from patchdna.metrics.evaluate import evaluate_samples as _evaluate_samples
+from patchdna.metrics.patch import diversity
 from patchdna.metrics.sifid import load_sifid_extractor
 
 __all__ = ["format_table", "register", "run_eval"]
@@ -154,19 +156,23 @@ def _run_pair(args: argparse.Namespace, options: EvalOptions) -> dict[str, Any]:
     real = load_image(args.real, max_size=options.max_size)
     samples = [load_image(path, max_size=options.max_size) for path in args.fakes]
     extractor = options.extractor()
-    rows = []
+    # Each sample is scored once; the mean row and diversity are derived from those scores.
+    per_sample = tuple(name for name in options.metrics if name != "diversity")
+    single = dataclasses.replace(options, metrics=per_sample) if per_sample else None
+    rows: list[dict[str, Any]] = []
     for path, sample in zip(args.fakes, samples):
-        single = EvalOptions(**{**options.__dict__, "metrics": tuple(m for m in options.metrics if m != "diversity")})
-        if single.metrics:
-            rows.append({"file": str(path), **_evaluate_samples(real, [sample], single, extractor)})
-        else:
-            rows.append({"file": str(path)})
-    overall = _evaluate_samples(real, samples, options, extractor)
+        scores = _evaluate_samples(real, [sample], single, extractor) if single is not None else {}
+        rows.append({"file": str(path), **scores})
+    overall = summarise([{k: v for k, v in row.items() if k != "file"} for row in rows], options.columns)
+    mean = {column: values["mean"] for column, values in overall.items()}
+    if "diversity" in options.metrics and len(samples) >= 2:
+        mean["diversity"] = diversity(samples, real)
+    overall_ordered = {column: mean[column] for column in options.columns if column in mean}
     result: dict[str, Any] = {
         "real": str(args.real),
         "metrics": list(options.metrics),
         "samples": rows,
-        "mean": overall,
+        "mean": overall_ordered,
     }
     if extractor is not None:
         result["sifid_weights"] = extractor.source
