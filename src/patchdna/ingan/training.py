@@ -63,8 +63,8 @@ class Trainer:
         self.generator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.discriminator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         betas = (config.beta1, 0.999)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas, foreach=True)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas, foreach=True)
         self.rng = torch.Generator().manual_seed(seed)  # crops, sizes, warps, noise (drawn on the CPU)
         self.iteration = 0
 
