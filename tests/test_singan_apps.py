@@ -233,3 +233,14 @@ def test_cli_mistakes_are_one_line_errors(tiny, tmp_path, capsys, argv, message)
     assert main(["singan", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("patchdna: error:") and message in err and "\n" not in err
+
+
+def test_cli_animate_retrains_with_the_animation_settings(tiny, tmp_path, capsys):
+    _, folder = tiny
+    kept = tmp_path / "anim_model"
+    argv = ["singan", "animate", str(folder), "--retrain", "--iterations", "2", "--frames", "2"]
+    assert main([*argv, "--model-out", str(kept), "--out", str(tmp_path / "a.mp4"), "--device", "cpu"]) == 0
+    retrained = singan.load(kept)
+    assert retrained.config.noise_padding and retrained.config.reconstruction_weight == 100
+    assert len(read_video_frames(tmp_path / "a.mp4")) == 2
+    assert "animation settings" not in capsys.readouterr().err
