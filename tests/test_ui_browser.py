@@ -19,9 +19,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from images_fixtures import make_texture
 from PIL import Image
-
-from .conftest import make_texture
 
 pytestmark = pytest.mark.browser
 

@@ -7,13 +7,12 @@ import threading
 import numpy as np
 import pytest
 import torch
+from images_fixtures import make_texture
 from PIL import Image
 
 from patchdna.errors import PatchDNAError
 from patchdna.ui.core import App, UISettings, editor_parts, to_pil
 from patchdna.ui.store import UploadError
-
-from .conftest import make_texture
 
 
 def _wait(app: App, job_id: int, timeout: float = 120.0) -> str:
