@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from patchdna.instagan.networks import Discriminator, Generator, init_weights
+from patchdna.instagan.networks import Discriminator, Generator
+from patchdna.layers import init_gan_weights
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -30,7 +31,7 @@ def _inputs(batch: int = 2, slots: int = 3, size: int = 16, seed: int = 0) -> tu
 def _generator() -> Generator:
     torch.manual_seed(0)
     network = Generator(width=4, residual_blocks=1)
-    init_weights(network)
+    init_gan_weights(network)
     return network.eval()
 
 
@@ -48,7 +49,7 @@ def test_generator_is_permutation_equivariant_in_the_masks() -> None:
 def test_discriminator_is_permutation_invariant_in_the_masks() -> None:
     torch.manual_seed(0)
     network = Discriminator(width=4, layers=2)
-    init_weights(network)
+    init_gan_weights(network)
     network.eval()
     image, masks, valid = _inputs()
     with torch.no_grad():

@@ -13,7 +13,8 @@ from torch import nn
 from patchdna.checkpoint import load_model_folder, save_model_folder
 from patchdna.errors import ModelFolderError
 from patchdna.instagan.config import InstaGANConfig
-from patchdna.instagan.networks import Discriminator, Generator, init_weights
+from patchdna.instagan.networks import Discriminator, Generator
+from patchdna.layers import init_gan_weights
 
 __all__ = ["FAMILY", "InstaGAN", "build", "load", "save"]
 
@@ -43,7 +44,7 @@ def build(config: InstaGANConfig, *, seed: int | None = None) -> InstaGAN:
     if seed is not None:
         torch.manual_seed(seed)
     model = InstaGAN(config)
-    init_weights(model)
+    init_gan_weights(model)  # CycleGAN's N(0, 0.02); its InstanceNorms have no affine weights
     return model
 
 

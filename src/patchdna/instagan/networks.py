@@ -160,14 +160,3 @@ class Discriminator(nn.Module):
         image_feature = self.image_features(image)
         mask_feature = set_sum(scatter_features(self.mask_features(gather_masks(masks, valid)), valid))
         return self.classifier(torch.cat([image_feature, mask_feature], dim=1))
-
-
-def init_weights(module: nn.Module) -> None:
-    """CycleGAN's normal init: conv weights N(0, 0.02), biases 0 (spectral norm: the unnormalised weight)."""
-    for layer in module.modules():
-        if isinstance(layer, nn.Conv2d | nn.ConvTranspose2d):
-            parametrized = getattr(layer, "parametrizations", None)
-            target = parametrized.weight.original if parametrized is not None else layer.weight
-            nn.init.normal_(target, 0.0, 0.02)  # type: ignore[arg-type]
-            if layer.bias is not None:
-                nn.init.zeros_(layer.bias)
