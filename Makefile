@@ -27,4 +27,4 @@ lint: install
 	$(BIN)/mypy
 
 test: install browser lint
-	$(BIN)/pytest -q -p no:cacheprovider tests
+	$(BIN)/pytest -p no:cacheprovider tests
