@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from patchdna.checkpoint import load_training_state, read_config, save_training_state
 from patchdna.device import resolve_device
 from patchdna.errors import ConfigError, ModelFolderError, PatchDNAError
-from patchdna.io import load_image, save_image
+from patchdna.io import load_image, resize_long_side, save_image
 from patchdna.ops import gradient_penalty, resize, wgan_d_loss, wgan_g_loss
 from patchdna.singan.config import SinGANConfig, preset
 from patchdna.singan.model import SinGAN, from_unit, load_singan, save_singan, to_unit
@@ -192,9 +192,7 @@ def _lower_sample(model: SinGAN, scale: int, rng: torch.Generator) -> Tensor:
     return model.generate(1, sizes=sizes, generator=rng)
 
 
-def _prepare_folder(
-    out: Path, resume: bool, config: SinGANConfig, real: Tensor, sizes: list[tuple[int, int]]
-) -> SinGAN | None:
+def _prepare_folder(out: Path, resume: bool, real: Tensor) -> SinGAN | None:
     """Return the model to continue from (resume) or None for a fresh run; refuse to overwrite a model."""
     if not (out / "config.json").exists():
         return None
@@ -235,7 +233,7 @@ def train(
     if isinstance(image, Tensor):
         if image.dim() != 4 or image.shape[:2] != (1, 3):
             raise ConfigError(f"image tensor must be (1, 3, H, W) in [0, 1], got {tuple(image.shape)}")
-        picture = resize(image.float(), _limited(image.shape[-2:], config.max_size)).clamp(0, 1)
+        picture = resize_long_side(image.float(), config.max_size).clamp(0, 1)
     else:
         picture = load_image(image, max_size=config.max_size)
     min_side = 2 * config.num_layers + 2
@@ -245,7 +243,7 @@ def train(
         )
     real = from_unit(picture).to(torch_device)
 
-    existing = _prepare_folder(out, resume, config, real, [])
+    existing = _prepare_folder(out, resume, real)
     if existing is not None:
         model = existing
         config = model.config
@@ -352,12 +350,6 @@ def _scale_seconds(out: Path, count: int) -> list[float]:
     except ModelFolderError:
         return []
     return [float(s) for s in stored][:count]
-
-
-def _limited(size: Any, max_size: int) -> tuple[int, int]:
-    height, width = int(size[0]), int(size[1])
-    factor = min(1.0, max_size / max(height, width))
-    return max(1, round(height * factor)), max(1, round(width * factor))
 
 
 @torch.no_grad()
