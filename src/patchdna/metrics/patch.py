@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -34,24 +35,50 @@ def _downsample(image: Tensor) -> Tensor:
 
 
 def _patches(image: Tensor, mean: Tensor, std: Tensor, count: int, generator: torch.Generator) -> Tensor:
-    """(N, C*49) normalised 7x7 patches, a random subset of `count` when there are more."""
-    normalised = (image - mean) / std
-    patches = F.unfold(normalised, PATCH_SIZE).transpose(1, 2).reshape(-1, image.shape[1] * PATCH_SIZE * PATCH_SIZE)
-    if patches.shape[0] > count:
-        patches = patches[torch.randperm(patches.shape[0], generator=generator)[:count]]
-    return patches
+    """(N, C*49) normalised 7x7 patches, a random subset of `count` when there are more.
+
+    The ruler's `unfold(...).transpose(1, 2).reshape(-1, C*49)[randperm(L)[:count]]`, gathered directly: only
+    the chosen patches are read, in the same row-major layout (so the matmul below gives the same bits)."""
+    channels, height, width = image.shape[1:]
+    rows, columns = height - PATCH_SIZE + 1, width - PATCH_SIZE + 1
+    if rows * columns > count:
+        chosen = torch.randperm(rows * columns, generator=generator)[:count]
+        corners = chosen // columns * width + chosen % columns  # flat index of each patch's top-left pixel
+    else:
+        corners = (torch.arange(rows)[:, None] * width + torch.arange(columns)).reshape(-1)
+    # unfold's value order within a patch: channel, then row, then column.
+    offsets = torch.arange(channels)[:, None, None] * (height * width)
+    offsets = (offsets + torch.arange(PATCH_SIZE)[:, None] * width + torch.arange(PATCH_SIZE)).reshape(-1)
+    return torch.take((image - mean) / std, corners[:, None] + offsets)
+
+
+def _sorted_projections(patches: Tensor, projections: Tensor) -> np.ndarray:
+    """(D, N) array: the ruler's `sort(patches @ projections, dim=0)`, transposed.
+
+    Sorting each direction along a contiguous last axis with numpy gives the same values as torch.sort along
+    dim 0 (a sort's values do not depend on the algorithm), about 10x faster: numpy sorts float32 with SIMD and
+    returns no indices."""
+    projected = (patches @ projections).T.contiguous().numpy()
+    projected.sort(axis=-1)
+    return projected
+
+
+def _quantiles(sorted_values: np.ndarray, count: int) -> np.ndarray:
+    """`count` evenly spaced columns of (D, N) sorted values, picked as the ruler picks them."""
+    if count == sorted_values.shape[1]:
+        return sorted_values  # linspace(0, N - 1, N) is exactly 0, 1, ..., N - 1
+    return sorted_values[:, torch.linspace(0, sorted_values.shape[1] - 1, count).long().numpy()]
 
 
 def _sliced_wasserstein(a: Tensor, b: Tensor, generator: torch.Generator, directions: int = 256) -> float:
     projections = torch.randn(a.shape[1], directions, generator=generator)
     projections /= projections.norm(dim=0, keepdim=True)
-    sorted_a, _ = torch.sort(a @ projections, dim=0)
-    sorted_b, _ = torch.sort(b @ projections, dim=0)
+    sorted_a, sorted_b = _sorted_projections(a, projections), _sorted_projections(b, projections)
     # Compare quantiles at a common count so images of different sizes (retargets) are comparable.
-    count = min(sorted_a.shape[0], sorted_b.shape[0])
-    quantiles_a = sorted_a[torch.linspace(0, sorted_a.shape[0] - 1, count).long()]
-    quantiles_b = sorted_b[torch.linspace(0, sorted_b.shape[0] - 1, count).long()]
-    return (quantiles_a - quantiles_b).abs().mean().item()
+    count = min(sorted_a.shape[1], sorted_b.shape[1])
+    difference = torch.from_numpy(np.abs(_quantiles(sorted_a, count) - _quantiles(sorted_b, count)))
+    # Back to the ruler's (count, D) layout before the mean, so the float32 sum runs in the ruler's order.
+    return difference.T.contiguous().mean().item()
 
 
 def patch_swd(real: Tensor, fake: Tensor, seed: int = 0, patches: int = 16384) -> float:
