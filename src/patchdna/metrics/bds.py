@@ -42,28 +42,31 @@ class BidirectionalSimilarity:
 
 
 def _grid_patches(image: Tensor, patch_size: int, queries: int | None) -> Tensor:
-    """(N, C*p*p) patches on a regular grid with N <= `queries`, as close as a square grid allows (None: all)."""
+    """(N, C*p*p) patches on a regular grid with N <= `queries`, as close as a square grid allows (None: all).
+
+    With queries=None the result is a transposed view of unfold's (C*p*p, N) output, not a copy: that layout is
+    what the matrix product in `nearest_patch_distances` reads keys in, so no (N, C*p*p) copy is made."""
     height, width = image.shape[2] - patch_size + 1, image.shape[3] - patch_size + 1
     stride = 1 if queries is None else max(1, math.ceil(math.sqrt(height * width / queries)))
-    patches = F.unfold(image, patch_size, stride=stride).transpose(1, 2).reshape(-1, image.shape[1] * patch_size**2)
-    return patches.contiguous()  # row-major, so every chunk of rows is one contiguous block for the matmul
+    return F.unfold(image, patch_size, stride=stride)[0].T
 
 
-def nearest_patch_distances(queries: Tensor, keys: Tensor, chunk: int = 4096) -> Tensor:
+def nearest_patch_distances(queries: Tensor, keys: Tensor, chunk: int = 2048) -> Tensor:
     """For each row of `queries` (M, D), the mean squared difference per value to its nearest row of `keys`
     (N, D); exact, computed in chunks of `chunk` x `chunk` so memory stays bounded. Returns (M,)."""
     key_norms = keys.pow(2).sum(dim=1)
+    keys_by_column = keys.T  # (D, N): contiguous when `keys` came from _grid_patches(..., None)
     best = []
     for start in range(0, queries.shape[0], chunk):
         query = queries[start : start + chunk]
-        query_norms = query.pow(2).sum(dim=1, keepdim=True)
         nearest = torch.full((query.shape[0],), float("inf"), device=queries.device, dtype=queries.dtype)
         for key_start in range(0, keys.shape[0], chunk):
-            key = keys[key_start : key_start + chunk]
+            block = slice(key_start, key_start + chunk)
             # ||q - k||^2 = ||q||^2 - 2 q.k + ||k||^2: one matrix product instead of an (M, N, D) difference.
-            squared = torch.addmm(key_norms[key_start : key_start + chunk], query, key.T, alpha=-2) + query_norms
-            nearest = torch.minimum(nearest, squared.min(dim=1).values)
-        best.append(nearest.clamp(min=0) / queries.shape[1])
+            # ||q||^2 is the same for every key, so it is added once, after the minimum.
+            squared = torch.addmm(key_norms[block], query, keys_by_column[:, block], alpha=-2)
+            nearest = torch.minimum(nearest, squared.amin(dim=1))  # amin: no argmin is needed
+        best.append((nearest + query.pow(2).sum(dim=1)).clamp(min=0) / queries.shape[1])
     return torch.cat(best)
 
 
@@ -74,7 +77,7 @@ def bidirectional_similarity(
     *,
     patch_size: int = 7,
     queries: int | None = 1024,
-    chunk: int = 4096,
+    chunk: int = 2048,
     device: torch.device | str | None = None,
 ) -> BidirectionalSimilarity:
     """Completeness, coherence and their sum between (1, 3, H, W) images in [0, 1] (see the module docstring)."""
