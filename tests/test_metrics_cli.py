@@ -74,3 +74,21 @@ def test_sifid_through_the_cli_with_user_weights(study, tmp_path, capsys):
 def test_evaluate_folder_api_limit(study):
     report = evaluate_folder(study / "Real", study / "Many", EvalOptions(metrics=("swd",)), limit=1)
     assert len(report.rows) == 1 and report.summary["swd"]["n"] == 1
+
+
+def test_eval_imports_no_model_family(study):
+    """`patchdna eval` builds a parser for itself only: no SinGAN/InGAN/InstaGAN/UI import on its start-up."""
+    import subprocess
+    import sys
+
+    real, fake = study / "Real" / "0.png", study / "One" / "0.png"
+    code = (
+        "import sys; from patchdna.cli import main\n"
+        f"assert main(['eval', {str(real)!r}, {str(fake)!r}, '--metrics', 'psnr']) == 0\n"
+        "loaded = [name for name in sys.modules if name.startswith(('patchdna.singan', 'patchdna.ingan', "
+        "'patchdna.instagan', 'patchdna.ui', 'patchdna.demo'))]\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "psnr" in result.stdout
