@@ -16,7 +16,6 @@ import math
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from patchdna.errors import InputImageError
@@ -65,6 +64,22 @@ def _gaussian_taps(size: int, sigma: float, dtype: torch.dtype, device: torch.de
     return taps / taps.sum()
 
 
+def _separable_blur(stack: Tensor, taps: Tensor) -> Tensor:
+    """'Valid' blur of (N, 1, H, W) images by taps (K,) along H, then along W: (N, 1, H - K + 1, W - K + 1).
+
+    Each pass is the dot product of every run of K pixels with the taps: the same sums as two F.conv2d calls
+    (bit-identical in almost every case, else within 1.2e-7), without the ~0.2 s oneDNN set-up that conv2d's
+    first call with these kernel shapes costs in every new process. The matmul copies its windows (K x the
+    input), so large images go a few at a time to keep that copy under ~200 MB."""
+    size = taps.shape[0]
+    count = max(1, 2**22 // (stack.shape[2] * stack.shape[3]))
+    blurred = []
+    for part in stack.split(count):
+        columns = part.transpose(2, 3).unfold(3, size, 1) @ taps  # along H: (n, 1, W, H - K + 1)
+        blurred.append(columns.transpose(2, 3).unfold(3, size, 1) @ taps)  # along W
+    return torch.cat(blurred)
+
+
 def ssim(
     real: Tensor, fake: Tensor, *, channel: Channel = "rgb", crop: int = 0, window: int = 11, sigma: float = 1.5
 ) -> float:
@@ -74,9 +89,9 @@ def ssim(
         raise InputImageError(f"SSIM needs images of at least {window}x{window} px, got {tuple(real.shape[2:])}")
     taps = _gaussian_taps(window, sigma, real.dtype, real.device)
     # All five local statistics in one batch of single-channel images, blurred by two 1-D passes (the Gaussian
-    # is separable: 22 taps instead of 121, same 'valid' result); plain convs are faster than grouped ones.
+    # is separable: 22 taps instead of 121, same 'valid' result).
     stack = torch.cat([real, fake, real * real, fake * fake, real * fake]).flatten(0, 1)[:, None]
-    blurred = F.conv2d(F.conv2d(stack, taps.view(1, 1, window, 1)), taps.view(1, 1, 1, window))
+    blurred = _separable_blur(stack, taps)
     mean_real, mean_fake, square_real, square_fake, product = blurred.view(5, -1, *blurred.shape[2:])
     var_real = square_real - mean_real**2
     var_fake = square_fake - mean_fake**2
