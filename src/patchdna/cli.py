@@ -6,6 +6,7 @@ Every user mistake surfaces as a `PatchDNAError`, printed as one line `patchdna:
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -53,9 +54,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    as_program = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     # Only the command being run is imported; --help, no command or an unknown one build the full parser.
     parser = build_parser(argv[0] if argv else None)
+    if as_program:
+        # torch and the command's modules stay loaded until the process exits: move them out of the garbage
+        # collector's sight so no full collection walks them again, including the one at shutdown (about
+        # 0.3 s of CPU per command). Not when called from Python (tests), whose later garbage it would keep.
+        gc.freeze()
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
