@@ -18,6 +18,8 @@ from PIL import Image
 from patchdna import singan
 from patchdna.cli import main
 from patchdna.errors import ConfigError, ModelFolderError
+from patchdna.layers import ConvBlock
+from patchdna.singan.config import config_from_dict
 from patchdna.singan.pyramid import pyramid_sizes
 
 TINY = dict(min_size=12, max_size=40, num_scales=3, iterations=12, crop_size=24, sample_pool=3)
@@ -60,6 +62,48 @@ def test_bad_config_raises():
         singan.SinGANConfig(min_size=2)
     with pytest.raises(ConfigError, match="unknown preset"):
         singan.preset("turbo")
+
+
+def test_iteration_multipliers_per_scale_and_json_round_trip():
+    config = singan.preset("fast", iterations=10, iteration_multipliers=(3.0, 0.5))
+    assert [config.iterations_at(scale) for scale in range(4)] == [30, 5, 10, 10]
+    restored = config_from_dict(json.loads(json.dumps(config.to_dict())))
+    assert restored == config and isinstance(restored.iteration_multipliers, tuple)
+    with pytest.raises(ConfigError, match="iteration_multipliers"):
+        singan.SinGANConfig(iteration_multipliers=(1.0, 0.0))
+
+
+def test_cropped_scales_use_crop_norm(tiny_model):
+    config = singan.SinGANConfig(norm="instance", crop_norm="none", crop_size=80)
+    assert config.norm_at((60, 80)) == "instance" and config.norm_at((71, 94)) == "none"
+    assert singan.SinGANConfig(norm="instance", crop_size=80).norm_at((71, 94)) == "instance"
+    model, _ = tiny_model  # fast preset, crop 24 on a 32x40 image: the finest scale is cropped
+    norms = [any(isinstance(m, torch.nn.GroupNorm) for m in g.modules()) for g in model.generators]
+    expected = [model.config.norm_at(size) == "instance" for size in model.sizes]
+    assert norms == expected and norms[0] and not norms[-1]
+
+
+def test_instance_norm_block_normalises_each_sample_and_channel_alone():
+    block = ConvBlock(3, 4, norm="instance", negative_slope=1.0)  # slope 1: LeakyReLU is the identity
+    torch.nn.init.normal_(block[1].weight, 1.0, 0.5)
+    torch.nn.init.normal_(block[1].bias, 0.0, 0.5)
+    x = torch.randn(2, 3, 9, 11)
+    conv = block[0](x)
+    expected = torch.nn.functional.instance_norm(conv, weight=block[1].weight, bias=block[1].bias)
+    torch.testing.assert_close(block(x), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(block(x[:1]), expected[:1], rtol=1e-5, atol=1e-5)  # batch-independent
+
+
+def test_training_runs_each_scales_own_number_of_steps(tmp_path, texture_tensor):
+    steps: dict[int, int] = {}
+
+    def count(event: singan.TrainingEvent) -> None:
+        if event.kind == "scale_end":
+            steps[event.scale] = event.iterations
+
+    config = singan.preset("fast", **{**TINY, "iterations": 4, "iteration_multipliers": (2.0, 1.0, 0.5)})
+    singan.train(texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False, callback=count)
+    assert steps == {0: 8, 1: 4, 2: 2}
 
 
 def test_training_writes_complete_folder(tiny_model):
@@ -173,7 +217,7 @@ def test_killed_cli_run_resumes(tmp_path):
         "--num-scales",
         "3",
         "--iterations",
-        "400",
+        "80",
         "--device",
         "cpu",
     ]

@@ -168,7 +168,7 @@ def retrain_scale(
     if iterations < 1:
         raise ConfigError(f"retraining needs >= 1 iteration, got {iterations}")
     work = copy.deepcopy(model)
-    work.config = model.config.replace(iterations=iterations)
+    work.config = model.config.replace(iterations=iterations, iteration_multipliers=())
     work.generators = nn.ModuleList(list(work.generators)[:scale])
     work.discriminators = nn.ModuleList(list(work.discriminators)[:scale])
     work.noise_amplitudes = work.noise_amplitudes[:scale].clone()

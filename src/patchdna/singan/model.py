@@ -63,14 +63,13 @@ class SinGAN(nn.Module):
         """Networks for the next scale, initialised from the previous scale's when the width matches."""
         scale = self.num_trained
         width = self.config.width_at(scale)
-        kwargs = dict(
-            width=width,
-            num_layers=self.config.num_layers,
-            norm=self.config.norm,
-            negative_slope=self.config.negative_slope,
-        )
-        generator, discriminator = StageGenerator(**kwargs), StageDiscriminator(**kwargs)  # type: ignore[arg-type]
-        if self.config.init_from_previous and scale > 0 and self.config.width_at(scale - 1) == width:
+        norm = self.config.norm_at(self.sizes[scale])
+        kwargs = dict(width=width, num_layers=self.config.num_layers, norm=norm)
+        generator = StageGenerator(**kwargs, negative_slope=self.config.negative_slope)  # type: ignore[arg-type]
+        discriminator = StageDiscriminator(**kwargs, negative_slope=self.config.negative_slope)  # type: ignore[arg-type]
+        # The previous scale's weights fit only a network of the same width and norm.
+        previous = (self.config.width_at(scale - 1), self.config.norm_at(self.sizes[scale - 1])) if scale else None
+        if self.config.init_from_previous and previous == (width, norm):
             generator.load_state_dict(self.generators[-1].state_dict())
             discriminator.load_state_dict(self.discriminators[-1].state_dict())
         device = self.real.device

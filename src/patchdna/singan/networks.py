@@ -16,7 +16,7 @@ from patchdna.layers import ConvBlock, init_gan_weights
 
 __all__ = ["StageDiscriminator", "StageGenerator"]
 
-Norm = Literal["batch", "none"]
+Norm = Literal["batch", "instance", "none"]
 
 
 def _body(in_channels: int, width: int, num_layers: int, norm: Norm, negative_slope: float) -> nn.Sequential:

@@ -139,13 +139,14 @@ def _train_scale(
 
     optimizer_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=(config.beta1, 0.999))
     optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=(config.beta1, 0.999))
-    milestone = [max(1, int(config.iterations * config.lr_decay_at))]
+    iterations = config.iterations_at(scale)
+    milestone = [max(1, int(iterations * config.lr_decay_at))]
     schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, milestone, gamma=0.1) for o in (optimizer_g, optimizer_d)]
     generator.train()
     discriminator.train()
 
     # 3. Alternate critic and generator steps.
-    for iteration in range(config.iterations):
+    for iteration in range(iterations):
         if stop_event is not None and stop_event.is_set():
             raise TrainingCancelled(f"training cancelled during scale {scale + 1}; finished scales are saved")
         noise = model.noise_like(scale, 1, (height, width), rng)
@@ -177,7 +178,7 @@ def _train_scale(
             parameter.requires_grad_(True)
         for scheduler in schedulers:
             scheduler.step()
-        if iteration % 25 == 0 or iteration == config.iterations - 1:
+        if iteration % 25 == 0 or iteration == iterations - 1:
             report(
                 iteration + 1, {"d": loss_d.item(), "gp": penalty.item(), "g": loss_adv.item(), "rec": loss_rec.item()}
             )
@@ -271,15 +272,17 @@ def train(
     cost = [h * w for h, w in model.sizes]  # per-iteration work grows with the (cropped) pixel count
     if config.crop_size:
         cost = [min(h, config.crop_size) * min(w, config.crop_size) for h, w in model.sizes]
-    cost = [c + 200 for c in cost]  # fixed per-step overhead, measured to matter at small scales
+    # fixed per-step overhead, measured to matter at small scales; times the scale's number of steps
+    cost = [(c + 200) * config.iterations_at(scale) for scale, c in enumerate(cost)]
     finished_cost = [0.0]  # a list so the per-scale report closure sees updates
 
     for scale in range(model.num_trained, num_scales):
         torch.manual_seed(seed * 1000 + scale)  # network init of this scale does not depend on resume
         generator, discriminator = model.new_stage()
         height, width = model.sizes[scale]
+        steps = config.iterations_at(scale)
         bar = tqdm(
-            total=config.iterations,
+            total=steps,
             desc=f"scale {scale + 1}/{num_scales} {height}x{width}",
             disable=not show_progress,
             leave=True,
@@ -287,21 +290,21 @@ def train(
         )
         scale_started = time.perf_counter()
 
-        def report(iteration: int, losses: dict[str, float], bar: Any = bar, scale: int = scale) -> None:
+        def report(
+            iteration: int, losses: dict[str, float], bar: Any = bar, scale: int = scale, steps: int = steps
+        ) -> None:
             bar.update(1)
             if losses:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
-            if callback is not None and (losses or iteration == config.iterations):
+            if callback is not None and (losses or iteration == steps):
                 elapsed = time.perf_counter() - started
-                work = finished_cost[0] + cost[scale] * iteration / config.iterations
-                remaining = sum(cost[scale:]) - cost[scale] * iteration / config.iterations
+                work = finished_cost[0] + cost[scale] * iteration / steps
+                remaining = sum(cost[scale:]) - cost[scale] * iteration / steps
                 eta = elapsed / work * remaining if work > 0 else None
-                callback(TrainingEvent("step", scale, num_scales, iteration, config.iterations, elapsed, eta, losses))
+                callback(TrainingEvent("step", scale, num_scales, iteration, steps, elapsed, eta, losses))
 
         if callback is not None:
-            callback(
-                TrainingEvent("scale_start", scale, num_scales, 0, config.iterations, time.perf_counter() - started)
-            )
+            callback(TrainingEvent("scale_start", scale, num_scales, 0, steps, time.perf_counter() - started))
         try:
             _train_scale(model, scale, generator, discriminator, rng, report, stop_event)
         except BaseException:
@@ -330,8 +333,8 @@ def train(
                     "scale_end",
                     scale,
                     num_scales,
-                    config.iterations,
-                    config.iterations,
+                    steps,
+                    steps,
                     time.perf_counter() - started,
                     None,
                     {},
