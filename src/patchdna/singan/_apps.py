@@ -168,7 +168,6 @@ def retrain_scale(
     if iterations < 1:
         raise ConfigError(f"retraining needs >= 1 iteration, got {iterations}")
     work = copy.deepcopy(model)
-    work.config = model.config.replace(iterations=iterations, iteration_multipliers=())
     work.generators = nn.ModuleList(list(work.generators)[:scale])
     work.discriminators = nn.ModuleList(list(work.discriminators)[:scale])
     work.noise_amplitudes = work.noise_amplitudes[:scale].clone()
@@ -188,6 +187,7 @@ def retrain_scale(
             generator,
             discriminator,
             rng,
+            iterations,
             report,
             None,
             input_transform=input_transform,

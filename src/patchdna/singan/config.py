@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from patchdna.errors import ConfigError
+from patchdna.layers import Norm
 
 Spacing = Literal["uniform", "dense_low"]
-Norm = Literal["batch", "instance", "none"]
 PresetName = Literal["fast", "paper"]
 
 __all__ = ["PRESETS", "SinGANConfig", "config_from_dict", "preset"]
@@ -70,8 +70,8 @@ class SinGANConfig:
             (self.spacing in ("uniform", "dense_low"), f"spacing must be uniform or dense_low, got {self.spacing!r}"),
             (self.width >= 4 and self.max_width >= self.width, f"need 4 <= width <= max_width, got {self.width}"),
             (self.num_layers >= 3, f"num_layers must be >= 3, got {self.num_layers}"),
-            (self.norm in ("batch", "instance", "none"), f"norm must be batch, instance or none, got {self.norm!r}"),
-            (self.crop_norm in (None, "batch", "instance", "none"), f"bad crop_norm {self.crop_norm!r}"),
+            (self.norm in get_args(Norm), f"norm must be one of {get_args(Norm)}, got {self.norm!r}"),
+            (self.crop_norm in (None, *get_args(Norm)), f"crop_norm must be None or a norm, got {self.crop_norm!r}"),
             (self.iterations >= 1, f"iterations must be >= 1, got {self.iterations}"),
             (
                 all(m > 0 for m in self.iteration_multipliers),

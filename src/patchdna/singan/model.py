@@ -60,7 +60,7 @@ class SinGAN(nn.Module):
         return len(self.generators)
 
     def new_stage(self) -> tuple[StageGenerator, StageDiscriminator]:
-        """Networks for the next scale, initialised from the previous scale's when the width matches."""
+        """Networks for the next scale, initialised from the previous scale's when width and norm match."""
         scale = self.num_trained
         width = self.config.width_at(scale)
         norm = self.config.norm_at(self.sizes[scale])

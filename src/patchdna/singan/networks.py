@@ -7,16 +7,12 @@ Shapes: images (B, 3, H, W) in [-1, 1]. Both networks use valid 3x3 convolutions
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from patchdna.layers import ConvBlock, init_gan_weights
+from patchdna.layers import ConvBlock, Norm, init_gan_weights
 
 __all__ = ["StageDiscriminator", "StageGenerator"]
-
-Norm = Literal["batch", "instance", "none"]
 
 
 def _body(in_channels: int, width: int, num_layers: int, norm: Norm, negative_slope: float) -> nn.Sequential:

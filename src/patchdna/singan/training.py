@@ -73,6 +73,7 @@ def _train_scale(
     generator: StageGenerator,
     discriminator: StageDiscriminator,
     rng: torch.Generator,
+    iterations: int,
     report: Callable[[int, dict[str, float]], None],
     stop_event: threading.Event | None,
     input_transform: Callable[[Tensor], Tensor] | None = None,
@@ -139,7 +140,6 @@ def _train_scale(
 
     optimizer_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=(config.beta1, 0.999))
     optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=(config.beta1, 0.999))
-    iterations = config.iterations_at(scale)
     milestone = [max(1, int(iterations * config.lr_decay_at))]
     schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, milestone, gamma=0.1) for o in (optimizer_g, optimizer_d)]
     generator.train()
@@ -306,7 +306,7 @@ def train(
         if callback is not None:
             callback(TrainingEvent("scale_start", scale, num_scales, 0, steps, time.perf_counter() - started))
         try:
-            _train_scale(model, scale, generator, discriminator, rng, report, stop_event)
+            _train_scale(model, scale, generator, discriminator, rng, steps, report, stop_event)
         except BaseException:
             bar.close()
             # Drop this scale's partial amplitude so the saved folder stays consistent with its networks.
