@@ -70,13 +70,14 @@ def run_image(dataset: str, index: int, num_samples: int, config: singan.SinGANC
     return row
 
 
-def sampling_speed(model: singan.SinGAN, repeats: int = 3, batch: int = 16) -> float:
+def sampling_speed(model: singan.SinGAN, repeats: int = 3, count: int = 16) -> float:
+    """Median samples/s of `count` samples at the training size, with the default (automatic) batch size."""
     singan.sample(model, 2, seed=0)  # warm-up
     rates = []
     for repeat in range(repeats):
         started = time.perf_counter()
-        singan.sample(model, batch, seed=repeat, batch_size=batch)
-        rates.append(batch / (time.perf_counter() - started))
+        singan.sample(model, count, seed=repeat)
+        rates.append(count / (time.perf_counter() - started))
     return statistics.median(rates)
 
 

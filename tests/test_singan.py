@@ -147,6 +147,21 @@ def test_same_seed_same_samples_and_batching(tiny_model):
     a = singan.sample(model, 5, seed=11, batch_size=2)
     b = singan.sample(model, 5, seed=11, batch_size=2)
     assert torch.equal(a, b)
+    automatic = singan.sample(model, 5, seed=11)  # batch size picked from the output size
+    assert automatic.shape == a.shape and torch.isfinite(automatic).all()
+    with pytest.raises(ConfigError, match="batch size"):
+        singan.sample(model, 2, batch_size=0)
+
+
+def test_auto_batch_size_keeps_cpu_batches_near_the_pixel_budget():
+    from patchdna.singan.sampling import auto_batch_size
+
+    cpu = torch.device("cpu")
+    assert auto_batch_size(188, 250, cpu) == 4  # 250 px: the measured optimum
+    assert auto_batch_size(94, 125, cpu) == 17
+    assert auto_batch_size(2000, 2000, cpu) == 1  # never zero
+    assert auto_batch_size(8, 8, cpu) == 64  # capped
+    assert auto_batch_size(188, 250, torch.device("cuda")) == 16
 
 
 def test_save_load_in_fresh_process_gives_identical_samples(tiny_model, tmp_path):
