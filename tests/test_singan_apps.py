@@ -172,6 +172,8 @@ def test_animation_is_smooth_and_reproducible(tiny):
     model, _ = tiny
     frames = singan.animate(model, frames=6, seed=4)
     assert torch.equal(frames, singan.animate(model, frames=6, seed=4))
+    # the noise walk is drawn before batching, so the batch size changes only speed
+    assert torch.allclose(frames, singan.animate(model, frames=6, seed=4, batch_size=4), atol=1e-5)
     steps = (frames[1:] - frames[:-1]).abs().mean()
     independent = (singan.sample(model, 2, seed=5)[0] - singan.sample(model, 2, seed=5)[1]).abs().mean()
     assert steps < independent

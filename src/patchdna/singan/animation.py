@@ -25,6 +25,7 @@ from patchdna.errors import ConfigError
 from patchdna.singan._apps import ImageLike, ModelLike, as_image, as_model, check_start_scale
 from patchdna.singan.config import SinGANConfig, preset
 from patchdna.singan.model import SinGAN, to_unit
+from patchdna.singan.sampling import auto_batch_size
 from patchdna.video import write_video
 
 __all__ = ["animate", "animation_config", "noise_walk", "train_for_animation"]
@@ -118,12 +119,14 @@ def animate(
     beta: float = 0.9,
     start_scale: int = 0,
     seed: int = 0,
-    batch_size: int = 8,
+    batch_size: int | None = None,
 ) -> Tensor:
     """(frames, 3, H, W) animation frames in [0, 1] at the model's size; also written to `path` (.mp4 or .gif).
 
     alpha in [0, 1]: pull towards the original image (higher = smaller motion). beta in [0, 1): momentum
     (higher = smoother, slower changes; the paper uses 0.80-0.95). start_scale: first scale that moves.
+    batch_size: frames per forward pass (None: `auto_batch_size`); the noise is drawn up front, so it does not
+    change the frames.
     """
     model = as_model(model)
     start_scale = check_start_scale(model, start_scale)
@@ -139,6 +142,8 @@ def animate(
         raise ConfigError(f"animation output must end in .mp4 or .gif, got {Path(path).name!r}")
     generator = torch.Generator().manual_seed(seed)
     noises = noise_walk(model, frames, alpha=alpha, beta=beta, start_scale=start_scale, generator=generator)
+    if batch_size is None:
+        batch_size = auto_batch_size(*model.sizes[model.num_trained - 1], model.real.device)
     chunks = []
     for first in range(0, frames, batch_size):
         last = min(first + batch_size, frames)
