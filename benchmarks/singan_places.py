@@ -62,7 +62,9 @@ def run_image(dataset: str, index: int, num_samples: int, config: singan.SinGANC
     samples = [(s[None] * 255).round() / 255 for s in samples]
     for k, sample in enumerate(samples):
         save_image(sample, folder / "samples" / f"{index}_{k}.png")
-    row = {"dataset": dataset, "index": index, "train_s": stored.get("train_seconds", wall), "cpu_s": cpu}
+    # A folder trained by an earlier run keeps its recorded times (older folders have no CPU seconds: None).
+    cpu_s = stored.get("train_cpu_seconds", cpu if cpu > 1 else None)
+    row = {"dataset": dataset, "index": index, "train_s": stored.get("train_seconds", wall), "cpu_s": cpu_s}
     row["ours"] = score(real, samples)
     for method in ("SinGAN", "ConSinGAN", "GPNN"):
         if (USER_STUDIES / dataset / method).is_dir():
@@ -117,22 +119,24 @@ def main() -> int:
         print("|---" * (3 + 2 * len(methods)) + "|")
         for r in subset:
             cells = [f"{fmt(r[m][0])} | {fmt(r[m][1])}" for m in methods]
-            print(f"| {r['index']} | {r['train_s']:.0f} | {r['cpu_s']:.0f} | " + " | ".join(cells) + " |")
+            cpu_cell = "-" if r["cpu_s"] is None else f"{r['cpu_s']:.0f}"
+            print(f"| {r['index']} | {r['train_s']:.0f} | {cpu_cell} | " + " | ".join(cells) + " |")
         means = []
         for m in methods:
             swd = statistics.mean(r[m][0] for r in subset)
             divs = [r[m][1] for r in subset if r[m][1] is not None]
             means.append(f"**{swd:.3f}** | {fmt(statistics.mean(divs)) if divs else '-'}")
         median_train = statistics.median(r["train_s"] for r in subset)
-        median_cpu = statistics.median(r["cpu_s"] for r in subset)
-        print(f"| mean (train: median) | {median_train:.0f} | {median_cpu:.0f} | " + " | ".join(means) + " |")
+        cpus = [r["cpu_s"] for r in subset if r["cpu_s"] is not None]
+        median_cpu = f"{statistics.median(cpus):.0f}" if cpus else "-"
+        print(f"| mean (train: median) | {median_train:.0f} | {median_cpu} | " + " | ".join(means) + " |")
         print(f"<!-- /table:singan_{dataset} -->")
 
     model = singan.load(out / f"{rows[0]['dataset']}_{rows[0]['index']}")
     height, width = model.sizes[-1]
     rate = sampling_speed(model)
     print("<!-- table:singan_sampling -->")
-    print("| model | output | samples/s (median of 3 batches of 16) |")
+    print(f"| model | output | samples/s (median of 3 runs of 16 samples, {torch.get_num_threads()} threads) |")
     print("|---|---|---|")
     print(f"| fast preset, {rows[0]['dataset']} {rows[0]['index']} | {width}x{height} | {rate:.1f} |")
     print("<!-- /table:singan_sampling -->")

@@ -113,6 +113,7 @@ def test_training_writes_complete_folder(tiny_model):
     assert len(config["noise_amplitudes"]) == 3 and config["noise_amplitudes"][0] == 1.0
     assert len(list((folder / "previews").glob("scale_*.png"))) == 3
     assert model.num_trained == 3
+    assert len(config["scale_seconds"]) == 3 and config["train_cpu_seconds"] > 0 and config["train_seconds"] > 0
 
 
 @pytest.mark.parametrize(

@@ -255,12 +255,13 @@ def train(
         model.fixed_noise = torch.randn(1, 1, *sizes[0], generator=torch.Generator().manual_seed(seed)).to(torch_device)
     rng = torch.Generator().manual_seed(seed)
     state = load_training_state(out) if existing is not None else None
-    elapsed_before = 0.0
+    elapsed_before = cpu_before = 0.0
     if state is not None:
         tensors, meta = state
         if int(meta.get("completed_scales", -1)) == model.num_trained and "rng" in tensors:
             rng.set_state(tensors["rng"])
             elapsed_before = float(meta.get("elapsed", 0.0))
+            cpu_before = float(meta.get("cpu", 0.0))
     num_scales = len(model.sizes)
     if model.num_trained == num_scales:
         if show_progress:
@@ -269,6 +270,7 @@ def train(
 
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    cpu_started = time.process_time()  # all threads of this process: comparable across machine loads
     cost = [h * w for h, w in model.sizes]  # per-iteration work grows with the (cropped) pixel count
     if config.crop_size:
         cost = [min(h, config.crop_size) * min(w, config.crop_size) for h, w in model.sizes]
@@ -321,8 +323,11 @@ def train(
         seconds = time.perf_counter() - scale_started
         timings = _scale_seconds(out, model.num_trained - 1) + [seconds]
         total = elapsed_before + time.perf_counter() - started
-        save_singan(model, out, extra={"scale_seconds": timings, "train_seconds": total, "seed": seed})
-        save_training_state(out, {"rng": rng.get_state()}, {"completed_scales": model.num_trained, "elapsed": total})
+        cpu_total = cpu_before + time.process_time() - cpu_started
+        extra = {"scale_seconds": timings, "train_seconds": total, "train_cpu_seconds": cpu_total, "seed": seed}
+        save_singan(model, out, extra=extra)
+        progress = {"completed_scales": model.num_trained, "elapsed": total, "cpu": cpu_total}
+        save_training_state(out, {"rng": rng.get_state()}, progress)
         finished_cost[0] += cost[scale]
         preview_image = _preview(model, rng_seed=seed) if (preview or callback is not None) else None
         if preview and preview_image is not None:
