@@ -68,6 +68,28 @@ def test_upscale_with_any_model_and_bad_factor(tiny):
     for factor in (0.5, float("nan"), 100):
         with pytest.raises(ConfigError, match="factor"):
             singan.upscale(model, None, factor)
+    for detail in (0.0, 1.5, float("nan")):
+        with pytest.raises(ConfigError, match="detail"):
+            singan.upscale(model, None, 2, detail=detail)
+
+
+def test_upscale_consistency_and_detail(tiny):
+    from patchdna.ops import resize
+
+    model, _ = tiny
+    small = _image(16, 20)
+    bicubic = resize(small, (48, 60)).clamp(0, 1)
+
+    def shrunk_error(result: torch.Tensor) -> float:
+        return (resize(result, (16, 20)) - small).abs().mean().item()
+
+    paper = singan.upscale(model, small, 3, detail=1.0, consistency=False)
+    projected = singan.upscale(model, small, 3, detail=1.0, consistency=True)
+    # back-projection keeps the result consistent with its input once shrunk back
+    assert shrunk_error(projected) < 0.5 * shrunk_error(paper)
+    # less detail stays closer to plain bicubic upsampling
+    gentle = singan.upscale(model, small, 3, detail=0.2, consistency=False)
+    assert (gentle - bicubic).abs().mean() < (paper - bicubic).abs().mean()
 
 
 # -- paint-to-image -----------------------------------------------------------------------------------------
@@ -216,6 +238,11 @@ def test_cli_applications_end_to_end(tiny, tmp_path, capsys):
     assert main(["singan", "animate", str(folder), "--frames", "3", "--out", str(gif)]) == 0
     assert len(read_video_frames(gif)) == 3
     assert "animation settings" in capsys.readouterr().err  # the tiny model was not trained for animation
+    sr_args = ["singan", "sr", str(naive), "--model", str(folder), "--factor", "1.5", "--device", "cpu"]
+    assert main([*sr_args, "--out", str(out / "s.png")]) == 0
+    assert main([*sr_args, "--paper-loop", "--out", str(out / "s_paper.png")]) == 0
+    assert Image.open(out / "s.png").size == Image.open(out / "s_paper.png").size == (90, 72)
+    assert not np.array_equal(np.asarray(Image.open(out / "s.png")), np.asarray(Image.open(out / "s_paper.png")))
 
 
 @pytest.mark.parametrize(
@@ -225,6 +252,7 @@ def test_cli_applications_end_to_end(tiny, tmp_path, capsys):
         (["edit", "{model}", "{image}", "--mask", "{tmp}/none.png", "--start-scale", "1", "--out", "{tmp}/e.png"], ""),
         (["animate", "{model}", "--out", "{tmp}/a.avi"], ".mp4 or .gif"),
         (["sr", "{image}", "--factor", "0.5", "--out", "{tmp}/s.png"], "factor"),
+        (["sr", "{image}", "--model", "{model}", "--detail", "2", "--out", "{tmp}/s.png"], "detail"),
     ],
 )
 def test_cli_mistakes_are_one_line_errors(tiny, tmp_path, capsys, argv, message):
