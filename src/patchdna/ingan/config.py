@@ -36,6 +36,10 @@ class InGANConfig:
     min_scale: float = 0.15  # output height/width factors are drawn from [min_scale, max_scale] independently
     max_scale: float = 2.25
     reconstruction_weight: float = 0.1
+    # Weight of an L1 loss between G(x; identity) and x, every iteration (not in the paper). Without it
+    # G(G(x; T); T^-1) = x is also met by colour reflections (inverted luminance maps back to x too), which a
+    # briefly trained discriminator did not undo, and the colours drifted once a warm-up version of it ended.
+    identity_weight: float = 0.0
     extra_inverse_step: bool = True  # after the curriculum, one more G step training G(y; T^-1) -> x alone
     warp_magnitude: float = 0.0  # top-corner shifts of training homographies drawn from [-m, m] (0 = resize only)
     crop_swap_probability: float = 0.0  # chance to swap two random squares of G's input (an augmentation)
@@ -78,8 +82,8 @@ class InGANConfig:
             raise ConfigError(f"max_scale must be <= 8, got {self.max_scale}")
         if not 0.0 <= self.warp_magnitude <= 0.5:
             raise ConfigError(f"warp_magnitude must lie in [0, 0.5], got {self.warp_magnitude}")
-        if self.reconstruction_weight < 0 or self.input_noise < 0:
-            raise ConfigError("reconstruction_weight and input_noise must be >= 0")
+        if self.reconstruction_weight < 0 or self.identity_weight < 0 or self.input_noise < 0:
+            raise ConfigError("reconstruction_weight, identity_weight and input_noise must be >= 0")
         if self.checkpoint_every < 1 or self.preview_every < 1:
             raise ConfigError("checkpoint_every and preview_every must be >= 1")
 
