@@ -202,3 +202,23 @@ def test_identity_loss_pulls_g_towards_the_identity_at_1x():
         with torch.no_grad():
             errors[weight] = (trainer.generator(trainer.image) - trainer.image).abs().mean().item()
     assert errors[5.0] < errors[0.0]
+
+
+@pytest.mark.parametrize("levels", [0, 1, 3])
+def test_generator_upsample_order_keeps_output_shapes(levels):
+    from patchdna.ingan.networks import Generator
+
+    generator = Generator(widths=(4, 8, 8, 16), bottleneck_blocks=1, upsample_first_levels=levels).eval()
+    assert generator.upsample_first == [i >= 3 - levels for i in range(3)]
+    with torch.no_grad():
+        out = generator(torch.rand(1, 3, 20, 28) * 2 - 1, (13, 45))
+    assert out.shape == (1, 3, 13, 45)
+
+
+def test_paper_upsample_order_and_old_folders_load_as_before():
+    assert ingan.preset("paper").upsample_first_levels == 3  # the paper's order: upsample, then conv
+    old = ingan.preset("fast").to_dict()
+    del old["upsample_first_levels"]  # a config.json written before this option
+    assert ingan.InGANConfig.from_dict(old).upsample_first_levels == 0
+    with pytest.raises(ConfigError, match="upsample_first_levels"):
+        ingan.preset("fast", upsample_first_levels=4)

@@ -21,6 +21,10 @@ class InGANConfig:
     entry_kernel: int = 7
     exit_kernel: int = 7
     generator_norm: Literal["batch", "none"] = "batch"
+    # How many up blocks, finest first, upsample *before* their conv (the paper's order: 3). The others run
+    # their conv at the coarser resolution and then upsample, which is cheaper at large outputs but leaves no
+    # nonlinear layer at the finer resolution. The default 0 is the order of models made before this option.
+    upsample_first_levels: int = 0
     # Discriminator: one small net per scale, scale i sees the input shrunk by scale_factor**-i.
     discriminator_width: int = 64
     scale_factor: float = 1.4
@@ -82,6 +86,8 @@ class InGANConfig:
             raise ConfigError(f"max_scale must be <= 8, got {self.max_scale}")
         if not 0.0 <= self.warp_magnitude <= 0.5:
             raise ConfigError(f"warp_magnitude must lie in [0, 0.5], got {self.warp_magnitude}")
+        if not 0 <= self.upsample_first_levels <= 3:
+            raise ConfigError(f"upsample_first_levels must lie in 0..3, got {self.upsample_first_levels}")
         if self.reconstruction_weight < 0 or self.identity_weight < 0 or self.input_noise < 0:
             raise ConfigError("reconstruction_weight, identity_weight and input_noise must be >= 0")
         if self.checkpoint_every < 1 or self.preview_every < 1:
@@ -124,7 +130,7 @@ _FAST = InGANConfig(
     preview_every=250,
 )
 
-_PRESETS: dict[str, InGANConfig] = {"paper": InGANConfig(), "fast": _FAST}
+_PRESETS: dict[str, InGANConfig] = {"paper": InGANConfig(upsample_first_levels=3), "fast": _FAST}
 
 
 def preset(name: str, **overrides: Any) -> InGANConfig:
