@@ -7,6 +7,7 @@ Also: the image's blur baseline (targets: SWD <= 2.5x of it) and the median time
 
     nice -n 5 python benchmarks/ingan_retarget.py --out /tmp/ingan_bench            # all 7 images
     nice -n 5 python benchmarks/ingan_retarget.py --images places0,starry --out ...  # a subset
+    ... --singan runs/bench_v4      # add SinGAN samples of the same sizes from ROOT/places_{i} model folders
 
 Metrics are the shared ruler (patchdna.metrics == ../shared/tools/patchmetrics.py). Needs ../shared.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from patchdna import ingan
+from patchdna import ingan, singan
 from patchdna.io import save_image
 from patchdna.metrics import anisotropy_distortion, blur_baseline, patch_swd
 from patchdna.ops import resize
@@ -58,17 +59,30 @@ def main() -> None:
     parser.add_argument("--out", default="ingan_bench", help="folder for models, outputs and results.json")
     parser.add_argument("--reuse", action="store_true", help="reuse trained models found in --out")
     parser.add_argument(
+        "--singan", default=None, help="folder of SinGAN model folders places_{i}: score one sample (seed 0) per size"
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
         help="torch threads (default 1: on a machine shared with other jobs, 2 threads spin-waited and ran a "
         "training step ~40x slower than 1 thread in our measurement)",
     )
+    parser.add_argument("--table", nargs="+", default=None, help="only print the tables of these results.json files")
     args = parser.parse_args()
+    if args.table:
+        print_table([row for path in args.table for row in json.loads(Path(path).read_text())])
+        return
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     overrides = {} if args.iterations is None else {"iterations": args.iterations}
     config = ingan.preset(args.preset, **overrides)
+    singan_models = {}
+    if args.singan is not None:
+        for name in args.images.split(","):
+            folder = Path(args.singan) / name.replace("places", "places_")
+            if name.startswith("places") and (folder / "config.json").exists():
+                singan_models[name] = singan.load_singan(folder, device="cpu")
     rows = []
     for name in args.images.split(","):
         folder = out / name
@@ -96,6 +110,12 @@ def main() -> None:
                 "aniso": round(anisotropy_distortion(real, fake), 3),
                 "aniso_bicubic": round(anisotropy_distortion(real, bicubic), 3),
             }
+            singan_model = singan_models.get(name)
+            if singan_model is not None:
+                sample = singan.sample(singan_model, 1, size=tuple(fake.shape[-2:]), seed=0)
+                save_image(sample, out / "outputs" / f"{name}_{label.replace(' ', '')}_singan.png")
+                row[label]["swd_singan"] = round(patch_swd(real, sample), 3)
+                row[label]["aniso_singan"] = round(anisotropy_distortion(real, sample), 3)
         row["reconstruction_swd"] = round(patch_swd(real, ingan.retarget(model, scale=(1.0, 1.0))), 3)
         wall, cpu = time_1024(model)
         row["t1024_s"], row["t1024_cpu_s"] = round(wall, 3), round(cpu, 3)
@@ -107,32 +127,51 @@ def main() -> None:
 
 
 def print_table(rows: list[dict]) -> None:
-    print(
-        "\n| image | train s | it/s | blur | retarget | SWD InGAN | SWD bicubic | SWD/blur "
-        "| aniso InGAN | aniso bicubic |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    med = statistics.median
+    print("\n| image | train wall s | train CPU s | blur | SWD/blur at 1x | 1024x1024 CPU s | 1024x1024 wall s |")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
+        print(
+            f"| {row['image']} {tuple(row['size'])} | {row['train_s']} | {row['train_cpu_s']} | {row['blur']} | "
+            f"{row['reconstruction_swd'] / row['blur']:.2f} | {row['t1024_cpu_s']} | {row['t1024_s']} |"
+        )
+    print("\n| image | retarget | SWD/blur InGAN | bicubic | SinGAN | aniso InGAN | bicubic | SinGAN |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        blur = row["blur"]
         for label in RETARGETS:
             cell = row[label]
+            singan_swd = f"{cell['swd_singan'] / blur:.2f}" if "swd_singan" in cell else "-"
             print(
-                f"| {row['image']} | {row['train_s']} | {row['it_per_s']} | {row['blur']} | {label} | {cell['swd']} | "
-                f"{cell['swd_bicubic']} | {cell['swd'] / row['blur']:.2f} | {cell['aniso']} | {cell['aniso_bicubic']} |"
+                f"| {row['image']} | {label} | {cell['swd'] / blur:.2f} | {cell['swd_bicubic'] / blur:.2f} | "
+                f"{singan_swd} | {cell['aniso']} | {cell['aniso_bicubic']} | {cell.get('aniso_singan', '-')} |"
             )
-    print(
-        "\n| retarget | median SWD/blur InGAN | median SWD/blur bicubic | median aniso InGAN | median aniso bicubic |"
-    )
-    print("|---|---|---|---|---|")
+    print("\nMedians over the images (SinGAN: over the images that have a SinGAN model):\n")
+    print("| retarget | SWD/blur InGAN | bicubic | SinGAN | aniso InGAN | bicubic | SinGAN |")
+    print("|---|---|---|---|---|---|---|")
     for label in RETARGETS:
-        med = statistics.median
+        with_singan = [r for r in rows if "swd_singan" in r[label]]
+        singan_cells = (
+            (
+                f"{med(r[label]['swd_singan'] / r['blur'] for r in with_singan):.2f}",
+                f"{med(r[label]['aniso_singan'] for r in with_singan):.3f}",
+            )
+            if with_singan
+            else ("-", "-")
+        )
         print(
             f"| {label} | {med(r[label]['swd'] / r['blur'] for r in rows):.2f} | "
-            f"{med(r[label]['swd_bicubic'] / r['blur'] for r in rows):.2f} | "
-            f"{med(r[label]['aniso'] for r in rows):.3f} | "
-            f"{med(r[label]['aniso_bicubic'] for r in rows):.3f} |"
+            f"{med(r[label]['swd_bicubic'] / r['blur'] for r in rows):.2f} | {singan_cells[0]} | "
+            f"{med(r[label]['aniso'] for r in rows):.3f} | {med(r[label]['aniso_bicubic'] for r in rows):.3f} | "
+            f"{singan_cells[1]} |"
         )
-    print(f"\n1024x1024 retarget, median over images: {statistics.median(r['t1024_s'] for r in rows):.3f} s")
-    print(f"train time, median: {statistics.median(r['train_s'] for r in rows):.0f} s")
+    print(
+        f"\n1024x1024 retarget, median over images: {med(r['t1024_cpu_s'] for r in rows):.3f} CPU s, "
+        f"{med(r['t1024_s'] for r in rows):.3f} wall s"
+    )
+    print(
+        f"train, median: {med(r['train_cpu_s'] for r in rows):.0f} CPU s, {med(r['train_s'] for r in rows):.0f} wall s"
+    )
 
 
 if __name__ == "__main__":

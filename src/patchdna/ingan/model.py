@@ -34,6 +34,7 @@ def build_generator(config: InGANConfig) -> Generator:
         entry_kernel=config.entry_kernel,
         exit_kernel=config.exit_kernel,
         norm=config.generator_norm,
+        upsample_first_levels=config.upsample_first_levels,
     )
 
 

@@ -143,13 +143,17 @@ class Trainer:
         inverse = None if forward is None else torch.linalg.inv(forward.double()).float()
         crop_hw = (int(real.shape[-2]), int(real.shape[-1]))
 
-        # 1. Generator: fool D at the new size and come back through T^-1.
+        # 1. Generator: fool D at the new size and come back through T^-1 (and keep G(x; id) = x).
         self.discriminator.requires_grad_(False)
         fake = self.generator(self.noisy(source), size, forward)
         adversarial = lsgan_loss(self.discriminator(self.noisy(fake), weights), True)
         reconstruction = F.l1_loss(self.generator(fake, crop_hw, inverse), source)
+        loss_g = adversarial + config.reconstruction_weight * reconstruction
+        if config.identity_weight > 0:
+            identity = F.l1_loss(self.generator(self.noisy(source)), source)
+            loss_g = loss_g + config.identity_weight * identity
         self.opt_g.zero_grad(set_to_none=True)
-        (adversarial + config.reconstruction_weight * reconstruction).backward()
+        loss_g.backward()
         self.opt_g.step()
 
         # 2. Discriminator: real crop -> 1, this iteration's fake -> 0.
@@ -162,6 +166,8 @@ class Trainer:
         self.opt_d.step()
 
         losses = {"g_adv": adversarial.item(), "rec": reconstruction.item(), "d": loss_d.item()}
+        if config.identity_weight > 0:
+            losses["identity"] = identity.item()
         # 3. After the curriculum: train the inverse direction alone on the detached output.
         if config.extra_inverse_step and self.progress() >= config.curriculum_end:
             inverse_rec = F.l1_loss(self.generator(fake.detach(), crop_hw, inverse), source)
