@@ -1,14 +1,13 @@
 """InstaGAN benchmark: throughput (paper vs fast preset) and the ellipse -> rectangle shapes task.
 
-    python benchmarks/instagan_shapes.py shapes --data /tmp/shapes --out /tmp/shapes_model --minutes 25
+    python benchmarks/instagan_shapes.py shapes --data /tmp/shapes --out /tmp/shapes_model [--minutes 25]
     python benchmarks/instagan_shapes.py throughput --iterations 3 [--presets paper --profile]
 
-`shapes`: makes the data set if missing (`patchdna instagan make-shapes`), trains the `fast` preset for a
-budget of single-thread CPU minutes (the constant-then-linear schedule is fitted to it from the CPU time of a
-few probe iterations, or fixed with `--iterations`), then translates every held-out A image (all its masks,
-2 per pass) and reports: the share of translated masks classified as rectangles by the fill-ratio rule, the
-mean L1 change of the image outside the union of the source and translated masks (images in [0, 1]), and
-iterations per CPU second.
+`shapes`: makes the data set if missing (`patchdna instagan make-shapes`), trains the `fast` preset (its own
+schedule, or `--iterations`, or one fitted to `--minutes` of single-thread CPU time from the speed of a few
+probe iterations), then translates every held-out A image (all its masks, 2 per pass) and reports: the share
+of translated masks classified as rectangles by the fill-ratio rule, the mean L1 change of the image outside
+the union of the source and translated masks (images in [0, 1]), and iterations per CPU second.
 `throughput`: one training iteration at 200x200 with 4 instances, 2 per pass, batch 1, for the paper preset
 and the fast preset's networks at the same size (and at its own size); medians of `--iterations`, with the
 first iteration's losses (to check that a speed-up leaves the maths alone) and the peak resident memory.
@@ -39,7 +38,7 @@ from patchdna.instagan import (
     translate,
 )
 from patchdna.instagan.shapes import render_scene
-from patchdna.instagan.train import Batch, Trainer
+from patchdna.instagan.train import Batch, Trainer, reuse_freed_memory
 from patchdna.io import load_image
 
 
@@ -88,9 +87,11 @@ def iteration_seconds(
         from torch.profiler import ProfilerActivity
         from torch.profiler import profile as torch_profile
 
-        with torch_profile(activities=[ProfilerActivity.CPU]) as profiler:
+        with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
             trainer.step(*batches)
         print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), flush=True)
+        by_shape = profiler.key_averages(group_by_input_shape=True)
+        print(by_shape.table(sort_by="self_cpu_time_total", row_limit=30, max_name_column_width=40), flush=True)
     parameters = sum(p.numel() for p in model.generator_ab.parameters()) / 1e6
     return statistics.median(times), statistics.median(cpu_times), parameters, statistics.median(system_shares)
 
@@ -105,6 +106,8 @@ def run_throughput(args: argparse.Namespace) -> None:
         "fast@200": (InstaGANConfig.preset("fast", **common), size),
         "fast": (InstaGANConfig.preset("fast", ins_max=4, ins_per=2, batch_size=1), fast.crop_size[0]),
     }
+    if args.reuse_memory:
+        print(f"reuse_freed_memory(): {reuse_freed_memory()}", flush=True)
     for name in args.presets.split(","):
         config, at = runs[name]
         seconds, cpu, parameters, system = iteration_seconds(config, at, args.iterations, args.profile)
@@ -175,20 +178,32 @@ def run_shapes(args: argparse.Namespace) -> None:
     make = lambda s: InstanceDataset(  # noqa: E731
         s, load_size=config.load_size, crop_size=config.crop_size, ins_max=config.ins_max, flip=config.flip
     )
-    # 1. Fit the schedule to the CPU budget (single thread, so CPU time is what an idle core needs): time a few
-    # iterations, then `--constant-share` at a constant learning rate and the rest decaying linearly to zero.
+    # 1. The schedule: the preset's own, or `--iterations` (`--constant-share` of them at a constant learning
+    # rate, the rest decaying linearly to zero), or fitted to `--minutes` of single-thread CPU time from the
+    # speed of a few probe iterations (CPU time is what an idle core needs; wall time depends on the load).
     init_from = Path(args.init_from) if args.init_from else None
     total = args.iterations
-    if not total:
-        probe = InstaGANConfig.preset("fast", **{**overrides, "steps": 5, "decay_steps": 0})
-        start = time.process_time()
+    if not total and args.minutes:
+        # 15 iterations, timed after the first 5 (loading the images and the first allocations are slow).
+        probe = InstaGANConfig.preset("fast", **{**overrides, "steps": 15, "decay_steps": 0})
+        marks: list[float] = []
         with tempfile.TemporaryDirectory() as probe_dir:
-            train(probe, make(samples_a), make(samples_b), probe_dir, seed=1, progress=False, init_from=init_from)
-        per_iteration = (time.process_time() - start) / 5
+            train(
+                probe,
+                make(samples_a),
+                make(samples_b),
+                probe_dir,
+                seed=1,
+                progress=False,
+                init_from=init_from,
+                on_step=lambda step, losses: marks.append(time.process_time()),
+            )
+        per_iteration = (marks[-1] - marks[4]) / (len(marks) - 5)
         total = max(10, int(args.minutes * 60 / per_iteration))
         print(f"probe: {per_iteration:.2f} CPU s/it -> {total} iterations in {args.minutes} CPU min", flush=True)
-    constant = int(total * (0.0 if init_from else args.constant_share))  # continuing: only the decay
-    config = InstaGANConfig.preset("fast", **{**overrides, "steps": constant, "decay_steps": total - constant})
+    if total:
+        constant = int(total * (0.0 if init_from else args.constant_share))  # continuing: only the decay
+        config = InstaGANConfig.preset("fast", **{**overrides, "steps": constant, "decay_steps": total - constant})
     print(f"config: {json.dumps(config.to_dict())}", flush=True)
     # 2. Train.
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -378,13 +393,13 @@ def main() -> None:
     shapes.add_argument("--data", default="/tmp/instagan_shapes")
     shapes.add_argument("--out", default="/tmp/instagan_shapes_model")
     shapes.add_argument("--n", type=int, default=500, help="images per domain (20%% held out)")
-    shapes.add_argument("--minutes", type=float, default=25.0, help="training budget, single-thread CPU minutes")
+    shapes.add_argument("--minutes", type=float, help="fit the schedule to this many single-thread CPU minutes")
     shapes.add_argument("--max-wall-minutes", type=float, help="also stop after this much wall time")
     shapes.add_argument("--constant-share", type=float, default=0.7, help="share of iterations before the decay")
     shapes.add_argument("--overrides", default="{}", help="JSON of fast-preset fields to change (experiments)")
     shapes.add_argument("--seed", type=int, default=0)
     shapes.add_argument("--preview-every", type=int, default=200)
-    shapes.add_argument("--iterations", type=int, help="fix the schedule's length instead of probing the speed")
+    shapes.add_argument("--iterations", type=int, help="this many iterations instead of the preset's schedule")
     shapes.add_argument("--init-from", help="continue from this model folder with a linear decay over the budget")
     evaluate_parser = sub.add_parser("evaluate", help="score an already trained model folder")
     evaluate_parser.add_argument("--data", default="/tmp/instagan_shapes")
@@ -411,6 +426,7 @@ def main() -> None:
         "--presets", default="paper,fast@200,fast", help="comma-separated: paper, fast@200, fast (the first is the 1x)"
     )
     throughput.add_argument("--profile", action="store_true", help="print a torch.profiler table of one more iteration")
+    throughput.add_argument("--reuse-memory", action="store_true", help="call reuse_freed_memory() first (glibc)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.part == "shapes":

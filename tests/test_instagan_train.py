@@ -190,6 +190,19 @@ def test_sequential_inference_takes_more_masks_than_training(tmp_path: Path) -> 
     assert 0 <= float(result.image.min()) and float(result.image.max()) <= 1
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_reuse_freed_memory_applies_on_glibc() -> None:
+    # In a child process: the setting is process-wide.
+    code = (
+        "import platform; from patchdna.instagan.train import reuse_freed_memory as reuse; "
+        "print(reuse(), platform.libc_ver()[0])"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    applied, libc = result.stdout.split()
+    assert applied == ("True" if libc == "glibc" else "False")
+
+
 def test_load_refuses_a_damaged_folder(tmp_path: Path) -> None:
     save(build(_tiny(), seed=0), tmp_path / "m")
     (tmp_path / "m" / "model.safetensors").write_bytes(b"garbage")

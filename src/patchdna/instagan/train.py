@@ -17,6 +17,7 @@ and discriminators run inside the generator step with frozen weights). gloo on C
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import os
@@ -335,6 +336,23 @@ class Trainer:
                     if isinstance(value, Tensor) and key != "step":
                         slots[key] = value.to(self.device)
         self.iteration = int(state["iteration"])
+
+
+def reuse_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse instead of handing it back to the kernel (Linux).
+
+    A training step at 200x200 allocates and frees gigabytes of activations and gradients. By default glibc
+    serves every buffer above 32 MB with a fresh mmap, whose pages the kernel faults in and zeroes on first
+    touch, then unmaps it when freed: measured at about a fifth of the paper preset's CPU time. With mmap off
+    and a high trim threshold, freed buffers stay in the heap and the next step reuses them. Process-wide, so
+    call it in a process that trains; returns False where the C library is not glibc.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # from glibc's malloc.h
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
 
 
 def global_batch(
