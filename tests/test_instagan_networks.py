@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from patchdna.instagan.networks import Discriminator, Generator, scatter_features
+from patchdna.instagan.networks import Discriminator, Generator, NarrowConv2d, scatter_features
 from patchdna.layers import init_gan_weights
 
 
@@ -89,6 +89,25 @@ def test_mask_decoder_matches_the_official_per_instance_concatenation() -> None:
         owner = valid.nonzero()[:, 0]
         official = network.mask_decoder(torch.cat([instance, image_feature[owner], set_feature[owner]], 1))
     torch.testing.assert_close(fake_masks[valid], official[:, 0], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("out_channels", [1, 3])
+def test_narrow_conv_matches_conv2d_forward_and_backward(out_channels: int) -> None:
+    torch.manual_seed(0)
+    reference = torch.nn.Conv2d(6, out_channels, 7)
+    narrow = NarrowConv2d(6, out_channels, 7)
+    narrow.load_state_dict(reference.state_dict())
+    x = torch.randn(2, 6, 13, 11, requires_grad=True)
+    grad = torch.randn(2, out_channels, 7, 5)
+    expected = reference(x)
+    expected.backward(grad)
+    expected_grads = [x.grad.clone(), reference.weight.grad, reference.bias.grad]  # type: ignore[union-attr]
+    x.grad = None
+    got = narrow(x)
+    got.backward(grad)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+    for value, want in zip([x.grad, narrow.weight.grad, narrow.bias.grad], expected_grads):
+        torch.testing.assert_close(value, want, atol=1e-4, rtol=1e-4)
 
 
 def test_generator_runs_with_no_valid_mask() -> None:
