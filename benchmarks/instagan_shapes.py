@@ -1,22 +1,24 @@
 """InstaGAN benchmark: throughput (paper vs fast preset) and the ellipse -> rectangle shapes task.
 
-    python benchmarks/instagan_shapes.py shapes --data /tmp/shapes --out /tmp/shapes_model --minutes 12
-    python benchmarks/instagan_shapes.py throughput --iterations 3
+    python benchmarks/instagan_shapes.py shapes --data /tmp/shapes --out /tmp/shapes_model [--minutes 25]
+    python benchmarks/instagan_shapes.py throughput --iterations 3 [--presets paper --profile]
 
-`shapes`: makes the data set if missing (`patchdna instagan make-shapes`), trains the `fast` preset for a time
-budget (the constant-then-linear schedule is fitted to the budget from the speed of the first iterations),
-then translates every held-out A image (all its masks, 2 per pass) and reports: the share of translated masks
-classified as rectangles by the fill-ratio rule, the mean L1 change of the image outside the union of the
-source and translated masks (images in [0, 1]), and iterations/s.
+`shapes`: makes the data set if missing (`patchdna instagan make-shapes`), trains the `fast` preset (its own
+schedule, or `--iterations`, or one fitted to `--minutes` of single-thread CPU time from the speed of a few
+probe iterations), then translates every held-out A image (all its masks, 2 per pass) and reports: the share
+of translated masks classified as rectangles by the fill-ratio rule, the mean L1 change of the image outside
+the union of the source and translated masks (images in [0, 1]), and iterations per CPU second.
 `throughput`: one training iteration at 200x200 with 4 instances, 2 per pass, batch 1, for the paper preset
-and the fast preset's networks at the same size (and at its own size); medians of `--iterations`.
-Runs single-threaded by default (`--threads`): on a shared 2-core machine, 2 threads per job oversubscribe.
-"""
+and the fast preset's networks at the same size (and at its own size); medians of `--iterations`, with the
+first iteration's losses (to check that a speed-up leaves the maths alone) and the peak resident memory.
+Runs single-threaded by default (`--threads`): on a shared 2-core machine, 2 threads per job oversubscribe."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import tempfile
 import time
@@ -36,14 +38,23 @@ from patchdna.instagan import (
     translate,
 )
 from patchdna.instagan.shapes import render_scene
-from patchdna.instagan.train import Batch, Trainer
+from patchdna.instagan.train import Batch, Trainer, reuse_freed_memory
 from patchdna.io import load_image
 
 
-def iteration_seconds(config: InstaGANConfig, size: int, iterations: int) -> tuple[float, float, float]:
-    """Median wall and CPU seconds per training iteration (scenes with exactly ins_max instances), G params (M).
+def _peak_rss_gb() -> float:
+    """Peak resident memory of this process so far (ru_maxrss, KiB on Linux), GB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def iteration_seconds(
+    config: InstaGANConfig, size: int, iterations: int, profile: bool = False
+) -> tuple[float, float, float, float]:
+    """Median wall and CPU seconds per training iteration (scenes with exactly ins_max instances), G params (M),
+    and the median share of the CPU time spent in the kernel (page faults of fresh allocations, mostly).
 
     CPU time (process_time) is what one thread needs on an idle core; on a shared machine wall time is larger.
+    `profile`: also run torch.profiler over one more iteration and print the operators by self CPU time.
     """
     generator = torch.Generator().manual_seed(0)
     batches = []
@@ -58,15 +69,31 @@ def iteration_seconds(config: InstaGANConfig, size: int, iterations: int) -> tup
 
     model = build(config, seed=0)
     trainer = Trainer(model, device=torch.device("cpu"))
-    times, cpu_times = [], []
+    times, cpu_times, system_shares = [], [], []
     for index in range(iterations):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        trainer.step(*batches)
+        start, cpu_start, os_start = time.perf_counter(), time.process_time(), os.times()
+        losses = trainer.step(*batches)
         times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu_start)
-        print(f"    {size}px iteration {index + 1}: {times[-1]:.1f} s wall, {cpu_times[-1]:.1f} s CPU", flush=True)
+        system_shares.append((os.times().system - os_start.system) / max(cpu_times[-1], 1e-9))
+        print(
+            f"    {size}px iteration {index + 1}: {times[-1]:.2f} s wall, {cpu_times[-1]:.2f} s CPU "
+            f"({system_shares[-1]:.0%} kernel), peak RSS {_peak_rss_gb():.2f} GB",
+            flush=True,
+        )
+        if index == 0:
+            print("    first-iteration losses: " + json.dumps({k: round(v, 6) for k, v in losses.items()}), flush=True)
+    if profile:
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as torch_profile
+
+        with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
+            trainer.step(*batches)
+        print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), flush=True)
+        by_shape = profiler.key_averages(group_by_input_shape=True)
+        print(by_shape.table(sort_by="self_cpu_time_total", row_limit=30, max_name_column_width=40), flush=True)
     parameters = sum(p.numel() for p in model.generator_ab.parameters()) / 1e6
-    return statistics.median(times), statistics.median(cpu_times), parameters
+    return statistics.median(times), statistics.median(cpu_times), parameters, statistics.median(system_shares)
 
 
 def run_throughput(args: argparse.Namespace) -> None:
@@ -74,21 +101,32 @@ def run_throughput(args: argparse.Namespace) -> None:
     rows = []
     common = {"ins_max": 4, "ins_per": 2, "batch_size": 1, "load_size": (size, size), "crop_size": (size, size)}
     fast = InstaGANConfig.preset("fast")
-    for name, config, at in (
-        ("paper", InstaGANConfig.preset("paper", **common), size),
-        ("fast @200", InstaGANConfig.preset("fast", **common), size),
-        ("fast @own", InstaGANConfig.preset("fast", ins_max=4, ins_per=2, batch_size=1), fast.crop_size[0]),
-    ):
-        seconds, cpu, parameters = iteration_seconds(config, at, args.iterations)
-        rows.append((name, at, parameters, seconds, cpu))
+    runs = {
+        "paper": (InstaGANConfig.preset("paper", **common), size),
+        "fast@200": (InstaGANConfig.preset("fast", **common), size),
+        "fast": (InstaGANConfig.preset("fast", ins_max=4, ins_per=2, batch_size=1), fast.crop_size[0]),
+    }
+    if args.reuse_memory:
+        print(f"reuse_freed_memory(): {reuse_freed_memory()}", flush=True)
+    for name in args.presets.split(","):
+        config, at = runs[name]
+        seconds, cpu, parameters, system = iteration_seconds(config, at, args.iterations, args.profile)
+        rows.append((name, at, parameters, seconds, cpu, system, _peak_rss_gb()))
         print(f"  measured {name}: {seconds:.2f} s/it wall, {cpu:.2f} s/it CPU", flush=True)
     paper_cpu = rows[0][4]
-    print("\n| preset | size | G params (M) | wall s/it | CPU s/it | iterations/s (CPU) | x paper (CPU) |")
-    print("|---|---|---|---|---|---|---|")
-    for name, at, parameters, seconds, cpu in rows:
+    print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} thread(s), load average {os.getloadavg()}")
+    print(
+        f"| preset | size | G params (M) | wall s/it | CPU s/it | kernel share | iterations/s (CPU) "
+        f"| x {rows[0][0]} (CPU) | peak RSS so far (GB) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, at, parameters, seconds, cpu, system, rss in rows:
         rate, speedup = 1 / cpu, paper_cpu / cpu
-        print(f"| {name} | {at}x{at} | {parameters:.2f} | {seconds:.1f} | {cpu:.2f} | {rate:.3f} | {speedup:.1f} |")
-    print("\nofficial implementation, same CPU (reference/instagan.md): 45 s/iteration (0.022 it/s)")
+        print(
+            f"| {name} | {at}x{at} | {parameters:.2f} | {seconds:.1f} | {cpu:.2f} | {system:.0%} | {rate:.3f} "
+            f"| {speedup:.1f} | {rss:.2f} |"
+        )
+    print("\nofficial implementation, same CPU (reference/instagan.md): 45 s/iteration (0.022 it/s), 8.6 GB peak")
 
 
 def evaluate(model_dir: Path, data: Path, phase: str, ins_per: int) -> dict[str, float]:
@@ -134,36 +172,54 @@ def run_shapes(args: argparse.Namespace) -> None:
     data, out = Path(args.data), Path(args.out)
     if not (data / "trainA").is_dir():
         make_shapes(data, n=args.n, size=64, seed=0)
-    config = InstaGANConfig.preset("fast")
+    overrides = json.loads(args.overrides)  # e.g. '{"crop_size": [64, 64]}' for experiments
+    config = InstaGANConfig.preset("fast", **overrides)
     samples_a, samples_b = scan_official(data, "train", "A"), scan_official(data, "train", "B")
     make = lambda s: InstanceDataset(  # noqa: E731
         s, load_size=config.load_size, crop_size=config.crop_size, ins_max=config.ins_max, flip=config.flip
     )
-    # 1. Fit the schedule to the budget: time a few iterations, then 70% constant + 30% linear decay.
-    probe = InstaGANConfig.preset("fast", steps=5, decay_steps=0)
+    # 1. The schedule: the preset's own, or `--iterations` (`--constant-share` of them at a constant learning
+    # rate, the rest decaying linearly to zero), or fitted to `--minutes` of single-thread CPU time from the
+    # speed of a few probe iterations (CPU time is what an idle core needs; wall time depends on the load).
     init_from = Path(args.init_from) if args.init_from else None
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as probe_dir:
-        train(probe, make(samples_a), make(samples_b), probe_dir, seed=1, progress=False, init_from=init_from)
-    per_iteration = (time.perf_counter() - start) / 5
-    total = args.iterations or max(10, int(args.minutes * 60 / per_iteration))
-    constant = int(total * (0.0 if init_from else 0.7))  # continuing: only the decay
-    config = InstaGANConfig.preset("fast", steps=constant, decay_steps=total - constant)
-    print(f"probe: {per_iteration:.2f} s/it -> {total} iterations in {args.minutes} min", flush=True)
+    total = args.iterations
+    if not total and args.minutes:
+        # 15 iterations, timed after the first 5 (loading the images and the first allocations are slow).
+        probe = InstaGANConfig.preset("fast", **{**overrides, "steps": 15, "decay_steps": 0})
+        marks: list[float] = []
+        with tempfile.TemporaryDirectory() as probe_dir:
+            train(
+                probe,
+                make(samples_a),
+                make(samples_b),
+                probe_dir,
+                seed=1,
+                progress=False,
+                init_from=init_from,
+                on_step=lambda step, losses: marks.append(time.process_time()),
+            )
+        per_iteration = (marks[-1] - marks[4]) / (len(marks) - 5)
+        total = max(10, int(args.minutes * 60 / per_iteration))
+        print(f"probe: {per_iteration:.2f} CPU s/it -> {total} iterations in {args.minutes} CPU min", flush=True)
+    if total:
+        constant = int(total * (0.0 if init_from else args.constant_share))  # continuing: only the decay
+        config = InstaGANConfig.preset("fast", **{**overrides, "steps": constant, "decay_steps": total - constant})
+    print(f"config: {json.dumps(config.to_dict())}", flush=True)
     # 2. Train.
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     train(
         config,
         make(samples_a),
         make(samples_b),
         out,
-        seed=0,
+        seed=args.seed,
         preview_every=args.preview_every,
-        max_seconds=args.minutes * 60 * 1.15,
+        max_seconds=args.max_wall_minutes * 60 if args.max_wall_minutes else None,
         init_from=init_from,
         progress=True,
     )
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    load = os.getloadavg()
     iterations = json.loads((out / "config.json").read_text())["iteration"]
     # 3. Evaluate on held-out A images.
     result = evaluate(out, data, "test", ins_per=2)
@@ -174,7 +230,11 @@ def run_shapes(args: argparse.Namespace) -> None:
         f"({result['masks']} masks, {result['images']} images) | >= 80% |"
     )
     print(f"| background L1 change outside masks | {result['background_l1']:.4f} | <= 0.05 |")
-    print(f"| training | {iterations} iterations in {seconds / 60:.1f} min = {iterations / seconds:.2f} it/s | |")
+    print(
+        f"| training | {iterations} iterations in {seconds / 60:.1f} min wall, {cpu_seconds / 60:.1f} min CPU "
+        f"= {iterations / cpu_seconds:.2f} it/s (CPU); load average at the end {load[0]:.1f} (1 min), "
+        f"{load[2]:.1f} (15 min) | |"
+    )
 
 
 def run_gallery(args: argparse.Namespace) -> None:
@@ -333,9 +393,13 @@ def main() -> None:
     shapes.add_argument("--data", default="/tmp/instagan_shapes")
     shapes.add_argument("--out", default="/tmp/instagan_shapes_model")
     shapes.add_argument("--n", type=int, default=500, help="images per domain (20%% held out)")
-    shapes.add_argument("--minutes", type=float, default=12.0, help="training budget")
+    shapes.add_argument("--minutes", type=float, help="fit the schedule to this many single-thread CPU minutes")
+    shapes.add_argument("--max-wall-minutes", type=float, help="also stop after this much wall time")
+    shapes.add_argument("--constant-share", type=float, default=0.7, help="share of iterations before the decay")
+    shapes.add_argument("--overrides", default="{}", help="JSON of fast-preset fields to change (experiments)")
+    shapes.add_argument("--seed", type=int, default=0)
     shapes.add_argument("--preview-every", type=int, default=200)
-    shapes.add_argument("--iterations", type=int, help="fix the schedule's length instead of probing the speed")
+    shapes.add_argument("--iterations", type=int, help="this many iterations instead of the preset's schedule")
     shapes.add_argument("--init-from", help="continue from this model folder with a linear decay over the budget")
     evaluate_parser = sub.add_parser("evaluate", help="score an already trained model folder")
     evaluate_parser.add_argument("--data", default="/tmp/instagan_shapes")
@@ -358,6 +422,11 @@ def main() -> None:
     ddp.add_argument("--steps", type=int, default=30)
     throughput = sub.add_parser("throughput", help="seconds per iteration at 200x200, 4 instances, 2 per pass")
     throughput.add_argument("--iterations", type=int, default=3)
+    throughput.add_argument(
+        "--presets", default="paper,fast@200,fast", help="comma-separated: paper, fast@200, fast (the first is the 1x)"
+    )
+    throughput.add_argument("--profile", action="store_true", help="print a torch.profiler table of one more iteration")
+    throughput.add_argument("--reuse-memory", action="store_true", help="call reuse_freed_memory() first (glibc)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.part == "shapes":

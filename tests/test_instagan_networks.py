@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from patchdna.instagan.networks import Discriminator, Generator
+from patchdna.instagan.networks import Discriminator, Generator, NarrowConv2d, scatter_features
 from patchdna.layers import init_gan_weights
 
 
@@ -71,6 +71,43 @@ def test_batch_of_two_matches_each_image_alone_and_keeps_empty_slots_empty() -> 
     # Empty slots do not change the set feature, so image 2 translates as if it came alone.
     torch.testing.assert_close(fake[1:], alone, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(fake_masks[1:, :1], alone_masks, atol=1e-5, rtol=1e-4)
+
+
+def test_mask_decoder_matches_the_official_per_instance_concatenation() -> None:
+    """The image half of the mask decoder's first layer runs once per image: same masks as decoding
+    [instance feature, image feature, set feature] for every instance, as the official generator does."""
+    network = _generator()
+    image, masks, valid = _inputs(batch=3)
+    valid[1, 1:] = False  # 3, 1 and 0 instances
+    valid[2] = False
+    masks[~valid] = -1.0
+    with torch.no_grad():
+        _, fake_masks = network(image, masks, valid)
+        image_feature = network.image_encoder(image)
+        instance = network.mask_encoder(masks[valid].unsqueeze(1))
+        set_feature = scatter_features(instance, valid).sum(1)
+        owner = valid.nonzero()[:, 0]
+        official = network.mask_decoder(torch.cat([instance, image_feature[owner], set_feature[owner]], 1))
+    torch.testing.assert_close(fake_masks[valid], official[:, 0], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("out_channels", [1, 3])
+def test_narrow_conv_matches_conv2d_forward_and_backward(out_channels: int) -> None:
+    torch.manual_seed(0)
+    reference = torch.nn.Conv2d(6, out_channels, 7)
+    narrow = NarrowConv2d(6, out_channels, 7)
+    narrow.load_state_dict(reference.state_dict())
+    x = torch.randn(2, 6, 13, 11, requires_grad=True)
+    grad = torch.randn(2, out_channels, 7, 5)
+    expected = reference(x)
+    expected.backward(grad)
+    expected_grads = [x.grad.clone(), reference.weight.grad, reference.bias.grad]  # type: ignore[union-attr]
+    x.grad = None
+    got = narrow(x)
+    got.backward(grad)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+    for value, want in zip([x.grad, narrow.weight.grad, narrow.bias.grad], expected_grads):
+        torch.testing.assert_close(value, want, atol=1e-4, rtol=1e-4)
 
 
 def test_generator_runs_with_no_valid_mask() -> None:

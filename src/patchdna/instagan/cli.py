@@ -115,6 +115,7 @@ def register(subparsers: Any) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from patchdna.instagan import InstaGANConfig, InstanceDataset, scan_folders, scan_official, train
+    from patchdna.instagan.train import reuse_freed_memory
 
     overrides = {
         key: value
@@ -148,12 +149,15 @@ def _train(args: argparse.Namespace) -> int:
             samples, load_size=config.load_size, crop_size=config.crop_size, ins_max=config.ins_max, flip=config.flip
         )
 
+    device = resolve_device(args.device)
+    if device.type == "cpu":
+        reuse_freed_memory()  # this process trains: keep freed activations for the next step (see its docstring)
     train(
         config,
         dataset(samples_a),
         dataset(samples_b),
         args.out,
-        device=resolve_device(args.device),
+        device=device,
         seed=args.seed,
         resume=args.resume,
         init_from=args.init_from,

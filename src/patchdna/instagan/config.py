@@ -116,7 +116,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The official COCO setting (sangwoomo/instagan): ngf = ndf = 64, 9 res-blocks, 220 -> 200 crops.
     "paper": {},
     # A CPU-sized model: 1/8 generator and 1/4 discriminator widths, 3 res-blocks, 64 px images in 48 px crops,
-    # batch 2 (0.2 M parameters per generator); the losses and their weights are the official ones.
+    # batch 2 (0.2 M parameters per generator); the losses and their weights are the official ones. 1400 + 600
+    # iterations (~22 single-thread CPU minutes) reach 98.6% rectangles on the shapes benchmark (BENCHMARKS.md).
     "fast": {
         "load_size": (64, 64),
         "crop_size": (48, 48),
@@ -124,7 +125,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "discriminator_width": 16,
         "residual_blocks": 3,
         "batch_size": 2,
-        "steps": 3000,
-        "decay_steps": 1000,
+        "steps": 1400,
+        "decay_steps": 600,
     },
 }

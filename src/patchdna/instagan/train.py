@@ -11,12 +11,13 @@ contributes zero loss (per-sample weights), which keeps batch size > 1 and multi
 
 Data parallel: under `torchrun`, each process takes its slice of one global batch (chosen from the seed and
 step, so 2 processes x batch B see what 1 process x batch 2B sees) and gradients are averaged with one
-all-reduce per step (what DDP does; done explicitly because each generator is applied three times per step
+all-reduce per step (what DDP does; done explicitly because each generator runs several times per step
 and discriminators run inside the generator step with frozen weights). gloo on CPU, NCCL on CUDA.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import os
@@ -24,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.distributed as dist
@@ -44,7 +45,19 @@ from patchdna.instagan.model import InstaGAN, build, load, save
 from patchdna.instagan.visualize import comparison_sheet
 from patchdna.io import save_image
 
-__all__ = ["ImagePool", "Trainer", "Batch", "train", "learning_rate_factor"]
+__all__ = ["GENERATOR_LOSSES", "ImagePool", "Trainer", "Batch", "train", "learning_rate_factor"]
+
+# The losses a step reports, in this order, then "d_b" and "d_a".
+GENERATOR_LOSSES = (
+    "g_gan_ab",
+    "g_gan_ba",
+    "cycle_a",
+    "cycle_b",
+    "identity_a",
+    "identity_b",
+    "context_a",
+    "context_b",
+)
 
 
 @dataclass
@@ -225,51 +238,25 @@ class Trainer:
             seen_valid_b = real_b.valid.clone()
             seen_valid_b[:, (p + 1) * k :] = False
 
-            # 1. Generators (discriminators frozen).
+            # 1. Generators (discriminators frozen). The generator loss is a sum over two independent graphs,
+            # one per direction, so each is backpropagated as soon as it is built: the gradients add up to
+            # those of the summed loss, and only one direction's activations are held at a time.
             _set_requires_grad(model.discriminators(), False)
-            fake_b, fake_b_masks = model.generator_ab(current_a, masks_a, valid_a)
-            rec_a, rec_a_masks = model.generator_ba(fake_b, fake_b_masks, valid_a)
-            idt_a, idt_a_masks = model.generator_ba(current_a, masks_a, valid_a)
-            fake_a, fake_a_masks = model.generator_ba(current_b, masks_b, valid_b)
-            rec_b, rec_b_masks = model.generator_ab(fake_a, fake_a_masks, valid_b)
-            idt_b, idt_b_masks = model.generator_ab(current_b, masks_b, valid_b)
-            seen_fake_b = Batch(fake_b, torch.cat([*done_b, fake_b_masks, rest], 1), seen_valid_a)
-            seen_fake_a = Batch(fake_a, torch.cat([*done_a, fake_a_masks, rest], 1), seen_valid_b)
-            source_a = torch.cat([current_a, masks_a], 1)
-            source_b = torch.cat([current_b, masks_b], 1)
-            weight_a, weight_b = active_a.float(), active_b.float()
-            terms = {
-                "g_gan_ab": lsgan_per_sample(model.discriminator_b(fake_b, seen_fake_b.masks, seen_valid_a), 1.0)
-                * weight_a,
-                "g_gan_ba": lsgan_per_sample(model.discriminator_a(fake_a, seen_fake_a.masks, seen_valid_b), 1.0)
-                * weight_b,
-                "cycle_a": l1_per_sample(torch.cat([rec_a, rec_a_masks], 1), source_a) * weight_a,
-                "cycle_b": l1_per_sample(torch.cat([rec_b, rec_b_masks], 1), source_b) * weight_b,
-                "identity_a": l1_per_sample(torch.cat([idt_a, idt_a_masks], 1), source_a) * weight_a,
-                "identity_b": l1_per_sample(torch.cat([idt_b, idt_b_masks], 1), source_b) * weight_b,
-                "context_a": context_per_sample(current_a, fake_b, masks_a, fake_b_masks) * weight_a,
-                "context_b": context_per_sample(current_b, fake_a, masks_b, fake_a_masks) * weight_b,
-            }
-            losses = {name: value.mean() for name, value in terms.items()}
-            lambdas = {
-                "g_gan": config.lambda_gan,
-                "cycle": config.lambda_cycle,
-                "identity": config.lambda_identity,
-                "context": config.lambda_context,
-            }
-            loss_g = sum(lambdas[name.rsplit("_", 1)[0]] * value for name, value in losses.items())
             self.optimizer_g.zero_grad(set_to_none=True)
-            assert isinstance(loss_g, Tensor)
-            loss_g.backward()
+            fake_b, fake_b_masks, seen_b_masks, losses_a = self._generator_losses(
+                "a", Batch(current_a, masks_a, valid_a), done_b, rest, seen_valid_a
+            )
+            fake_a, fake_a_masks, seen_a_masks, losses_b = self._generator_losses(
+                "b", Batch(current_b, masks_b, valid_b), done_a, rest, seen_valid_b
+            )
             average_gradients(model.generators())
             self.optimizer_g.step()
+            losses = {name: {**losses_a, **losses_b}[name] for name in GENERATOR_LOSSES}
 
             # 2. Discriminators on real (all masks) vs pooled fakes (detached).
             _set_requires_grad(model.discriminators(), True)
-            detached_b = Batch(fake_b.detach(), seen_fake_b.masks.detach(), seen_valid_a)
-            detached_a = Batch(fake_a.detach(), seen_fake_a.masks.detach(), seen_valid_b)
-            pooled_b = self.pool_b.query(detached_b, active_a)
-            pooled_a = self.pool_a.query(detached_a, active_b)
+            pooled_b = self.pool_b.query(Batch(fake_b, seen_b_masks, seen_valid_a), active_a)
+            pooled_a = self.pool_a.query(Batch(fake_a, seen_a_masks, seen_valid_b), active_b)
             d_b = 0.5 * (
                 lsgan_per_sample(model.discriminator_b(real_b.image, real_b.masks, real_b.valid), 1.0)
                 + lsgan_per_sample(model.discriminator_b(pooled_b.image, pooled_b.masks, pooled_b.valid), 0.0)
@@ -278,23 +265,62 @@ class Trainer:
                 lsgan_per_sample(model.discriminator_a(real_a.image, real_a.masks, real_a.valid), 1.0)
                 + lsgan_per_sample(model.discriminator_a(pooled_a.image, pooled_a.masks, pooled_a.valid), 0.0)
             )
-            losses["d_b"] = (d_b * weight_a).mean()
-            losses["d_a"] = (d_a * weight_b).mean()
+            losses["d_b"] = (d_b * active_a.float()).mean()
+            losses["d_a"] = (d_a * active_b.float()).mean()
             self.optimizer_d.zero_grad(set_to_none=True)
             (losses["d_a"] + losses["d_b"]).backward()
             average_gradients(model.discriminators())
             self.optimizer_d.step()
 
             # 3. The translated image is the next pass's input; an image without masks here stays as it is.
-            current_a = torch.where(active_a[:, None, None, None], fake_b.detach(), current_a)
-            current_b = torch.where(active_b[:, None, None, None], fake_a.detach(), current_b)
-            done_b.append(fake_b_masks.detach())
-            done_a.append(fake_a_masks.detach())
+            current_a = torch.where(active_a[:, None, None, None], fake_b, current_a)
+            current_b = torch.where(active_b[:, None, None, None], fake_a, current_b)
+            done_b.append(fake_b_masks)
+            done_a.append(fake_a_masks)
             for name, value in losses.items():
                 totals[name] = totals.get(name, 0.0) + float(value.detach())
             ran += 1
         self.iteration += 1
         return _mean_across_processes({n: v / max(ran, 1) for n, v in totals.items()}, self.device)
+
+    def _generator_losses(
+        self, source: Literal["a", "b"], real: Batch, earlier: list[Tensor], rest: Tensor, seen: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor]]:
+        """One direction's generator losses (source a: x -> G_AB -> G_BA, and G_BA's identity on x), backpropagated.
+
+        `real`: this pass's input image and its k masks (B, k, H, W); `earlier`: the detached masks generated
+        in earlier passes and `rest` the empty slots after, which with `seen` (B, N) make the discriminator's
+        view. Returns the detached translation, its masks, the discriminator's view of them, and the losses.
+        """
+        image = real.image
+        model, config = self.model, self.config
+        if source == "a":
+            forward, backward, discriminator, gan = model.generator_ab, model.generator_ba, model.discriminator_b, "ab"
+        else:
+            forward, backward, discriminator, gan = model.generator_ba, model.generator_ab, model.discriminator_a, "ba"
+        fake, fake_masks = forward(image, real.masks, real.valid)
+        # The cycle input (the translation) and the identity input (x itself) go through the other generator
+        # as one batch: its norms are per sample, so this is the same maths in one call instead of two.
+        both, both_masks = backward(
+            torch.cat([fake, image]), torch.cat([fake_masks, real.masks]), torch.cat([real.valid, real.valid])
+        )
+        (rec, idt), (rec_masks, idt_masks) = both.chunk(2), both_masks.chunk(2)
+        seen_masks = torch.cat([*earlier, fake_masks, rest], 1)
+        target = torch.cat([image, real.masks], 1)
+        weight = real.valid.any(1).float()  # an image with no mask in this pass contributes zero loss
+        terms = {
+            f"g_gan_{gan}": lsgan_per_sample(discriminator(fake, seen_masks, seen), 1.0),
+            f"cycle_{source}": l1_per_sample(torch.cat([rec, rec_masks], 1), target),
+            f"identity_{source}": l1_per_sample(torch.cat([idt, idt_masks], 1), target),
+            f"context_{source}": context_per_sample(image, fake, real.masks, fake_masks),
+        }
+        losses = {name: (value * weight).mean() for name, value in terms.items()}
+        lambdas = (config.lambda_gan, config.lambda_cycle, config.lambda_identity, config.lambda_context)
+        total = sum(scale * value for scale, value in zip(lambdas, losses.values()))
+        assert isinstance(total, Tensor)
+        total.backward()
+        detached = {name: value.detach() for name, value in losses.items()}
+        return fake.detach(), fake_masks.detach(), seen_masks.detach(), detached
 
     def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         tensors_g, meta_g = flatten_optimizer_state(self.optimizer_g, "optimizer_g")
@@ -310,6 +336,23 @@ class Trainer:
                     if isinstance(value, Tensor) and key != "step":
                         slots[key] = value.to(self.device)
         self.iteration = int(state["iteration"])
+
+
+def reuse_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse instead of handing it back to the kernel (Linux).
+
+    A training step at 200x200 allocates and frees gigabytes of activations and gradients. By default glibc
+    serves every buffer above 32 MB with a fresh mmap, whose pages the kernel faults in and zeroes on first
+    touch, then unmaps it when freed: measured at about a fifth of the paper preset's CPU time. With mmap off
+    and a high trim threshold, freed buffers stay in the heap and the next step reuses them. Process-wide, so
+    call it in a process that trains; returns False where the C library is not glibc.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # from glibc's malloc.h
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
 
 
 def global_batch(
