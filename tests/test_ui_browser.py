@@ -18,6 +18,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from images_fixtures import make_texture
 from PIL import Image
@@ -280,4 +281,44 @@ def test_ingan_retarget_follows_the_sliders(server, browser, shots, texture_png)
     _, narrow = page.wait_for_function(script, arg=first_src).json_value()
     assert wide == 4 * narrow or abs(wide / narrow - 4) < 0.2  # the output follows the width slider
     page.screenshot(path=str(shots / "08_retarget.png"), full_page=True)
+    page.close()
+
+
+def test_instagan_translate_tab(server, browser, shots, tmp_path):
+    instagan = pytest.importorskip("patchdna.instagan")
+    url, models = server
+    # A tiny untrained model written where the server keeps its models; the page picks it up on refresh.
+    config = instagan.InstaGANConfig.preset(
+        "fast",
+        load_size=(20, 20),
+        crop_size=(16, 16),
+        generator_width=4,
+        discriminator_width=4,
+        residual_blocks=1,
+        discriminator_layers=2,
+    )
+    instagan.save(instagan.build(config, seed=0), models / "shapes-ui")
+    image = tmp_path / "scene.png"
+    Image.fromarray(make_texture(24, 24)).save(image)
+    masks = []
+    for index, (low, high) in enumerate([(2, 10), (12, 22)]):
+        array = np.zeros((24, 24), dtype=np.uint8)
+        array[low:high, low:high] = 255
+        masks.append(tmp_path / f"mask_{index}.png")
+        Image.fromarray(array).save(masks[-1])
+
+    page = _open(browser, url)
+    page.get_by_role("tab", name="Models", exact=True).click()
+    page.locator("#refresh-models").click()
+    page.locator("#model-select input").click()
+    page.get_by_role("option", name="shapes-ui", exact=False).first.click()
+    page.get_by_role("tab", name="Translate (InstaGAN)").click()
+    page.locator("#translate-image input[type=file]").set_input_files(str(image))
+    page.locator("#translate-masks input[type=file]").set_input_files([str(m) for m in masks])
+    page.locator("#translate-masks").get_by_text("mask_1.png").first.wait_for()
+    page.locator("#translate-go").click()
+    page.locator("#translate-out img").wait_for()
+    page.locator("#translate-masks-out img").nth(1).wait_for()  # one translated mask per uploaded mask
+    assert page.locator("#translate-masks-out img").count() >= 2
+    page.screenshot(path=str(shots / "09_translate.png"), full_page=True)
     page.close()

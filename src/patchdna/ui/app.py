@@ -391,14 +391,18 @@ def _translate_tab(gr: Any, app: App, model_box: Any) -> None:
     """InstaGAN: translate an image and its instance masks (A -> B or B -> A)."""
     with gr.Row():
         with gr.Column():
-            image = gr.File(label="Image")
-            masks = gr.File(label="Instance masks (one file per instance, white = inside)", file_count="multiple")
+            image = gr.File(label="Image", elem_id="translate-image")
+            masks = gr.File(
+                label="Instance masks (one file per instance, white = inside)",
+                file_count="multiple",
+                elem_id="translate-masks",
+            )
             direction = gr.Radio(["AtoB", "BtoA"], value="AtoB", label="Direction")
             ins_per = gr.Slider(1, 4, value=2, step=1, label="Instances per pass")
-            go = gr.Button("Translate", variant="primary")
+            go = gr.Button("Translate", variant="primary", elem_id="translate-go")
         with gr.Column():
-            output = gr.Image(label="Translated", interactive=False)
-            output_masks = gr.Gallery(label="Translated masks", columns=4)
+            output = gr.Image(label="Translated", interactive=False, elem_id="translate-out")
+            output_masks = gr.Gallery(label="Translated masks", columns=4, elem_id="translate-masks-out")
 
     @user_errors
     def on_translate(name: str | None, path: str | None, mask_paths: list[str] | None, direction: str, per: float):
