@@ -6,9 +6,16 @@ from typing import Literal
 
 from torch import Tensor, nn
 
-__all__ = ["ConvBlock", "init_gan_weights"]
+__all__ = ["ConvBlock", "init_gan_weights", "instance_norm"]
 
 Norm = Literal["batch", "instance", "none"]
+
+
+def instance_norm(channels: int, affine: bool = True) -> nn.GroupNorm:
+    """Instance norm over (B, C, H, W) as GroupNorm with one channel per group: the same maths, but ATen's
+    fused GroupNorm kernels are 1.1-2x faster on a CPU than InstanceNorm2d's (measured forward + backward in
+    SinGAN's and InstaGAN's networks). No running statistics, so train and eval mode compute the same."""
+    return nn.GroupNorm(channels, channels, affine=affine)
 
 
 class ConvBlock(nn.Sequential):
@@ -36,9 +43,7 @@ class ConvBlock(nn.Sequential):
         if norm == "batch":
             layers.append(nn.BatchNorm2d(out_channels))
         elif norm == "instance":
-            # GroupNorm with one channel per group is instance norm with a per-channel affine, computed by a
-            # fused CPU kernel about 1.7x faster than InstanceNorm2d's (measured at 250 px, 32 channels).
-            layers.append(nn.GroupNorm(out_channels, out_channels))
+            layers.append(instance_norm(out_channels))  # with a per-channel affine, as BatchNorm2d has
         layers.append(nn.LeakyReLU(negative_slope, inplace=True))
         super().__init__(*layers)
 
