@@ -18,9 +18,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-from images_fixtures import make_texture
+from images_fixtures import make_texture, save_tiny_instagan, write_scene_with_box_masks
 from PIL import Image
 
 pytestmark = pytest.mark.browser
@@ -285,27 +284,11 @@ def test_ingan_retarget_follows_the_sliders(server, browser, shots, texture_png)
 
 
 def test_instagan_translate_tab(server, browser, shots, tmp_path):
-    instagan = pytest.importorskip("patchdna.instagan")
+    pytest.importorskip("patchdna.instagan")
     url, models = server
     # A tiny untrained model written where the server keeps its models; the page picks it up on refresh.
-    config = instagan.InstaGANConfig.preset(
-        "fast",
-        load_size=(20, 20),
-        crop_size=(16, 16),
-        generator_width=4,
-        discriminator_width=4,
-        residual_blocks=1,
-        discriminator_layers=2,
-    )
-    instagan.save(instagan.build(config, seed=0), models / "shapes-ui")
-    image = tmp_path / "scene.png"
-    Image.fromarray(make_texture(24, 24)).save(image)
-    masks = []
-    for index, (low, high) in enumerate([(2, 10), (12, 22)]):
-        array = np.zeros((24, 24), dtype=np.uint8)
-        array[low:high, low:high] = 255
-        masks.append(tmp_path / f"mask_{index}.png")
-        Image.fromarray(array).save(masks[-1])
+    save_tiny_instagan(models / "shapes-ui")
+    image, masks = write_scene_with_box_masks(tmp_path)
 
     page = _open(browser, url)
     page.get_by_role("tab", name="Models", exact=True).click()

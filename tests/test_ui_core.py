@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 import torch
-from images_fixtures import make_texture
+from images_fixtures import make_texture, save_tiny_instagan, write_scene_with_box_masks
 from PIL import Image
 
 from patchdna.errors import PatchDNAError
@@ -107,25 +107,9 @@ def test_ingan_training_and_retargeting(app, image_file, singan_name):
 
 
 def test_instagan_translation(app, tmp_path):
-    instagan = pytest.importorskip("patchdna.instagan")
-    config = instagan.InstaGANConfig.preset(
-        "fast",
-        load_size=(20, 20),
-        crop_size=(16, 16),
-        generator_width=4,
-        discriminator_width=4,
-        residual_blocks=1,
-        discriminator_layers=2,
-    )
-    instagan.save(instagan.build(config, seed=0), app.store.root / "shapes")
-    image = tmp_path / "image.png"
-    Image.fromarray(make_texture(24, 24)).save(image)
-    masks = []
-    for index, box in enumerate([(2, 10), (12, 22)]):
-        array = np.zeros((24, 24), dtype=np.uint8)
-        array[box[0] : box[1], box[0] : box[1]] = 255
-        masks.append(tmp_path / f"mask_{index}.png")
-        Image.fromarray(array).save(masks[-1])
+    pytest.importorskip("patchdna.instagan")
+    save_tiny_instagan(app.store.root / "shapes")
+    image, masks = write_scene_with_box_masks(tmp_path)
     result = app.translate("shapes", str(image), [str(m) for m in masks], "AtoB", 2)
     assert result.image.shape[:2] == (1, 3) and result.masks.shape[:2] == (1, 2)
     with pytest.raises(UploadError, match="at least one instance mask"):
