@@ -298,7 +298,8 @@ def test_instagan_translate_tab(server, browser, shots, tmp_path):
     page.get_by_role("tab", name="Translate (InstaGAN)").click()
     page.locator("#translate-image input[type=file]").set_input_files(str(image))
     page.locator("#translate-masks input[type=file]").set_input_files([str(m) for m in masks])
-    page.locator("#translate-masks").get_by_text("mask_1.png").first.wait_for()
+    # the upload is done when both files are listed (Gradio renders the stem and the suffix in separate elements)
+    page.locator("#translate-masks").get_by_text("mask_1").first.wait_for()
     page.locator("#translate-go").click()
     page.locator("#translate-out img").wait_for()
     page.locator("#translate-masks-out img").nth(1).wait_for()  # one translated mask per uploaded mask
