@@ -51,6 +51,10 @@ class SinGANConfig:
     reconstruction_weight: float = 10.0  # alpha
     gradient_penalty_weight: float = 0.1
     noise_amplitude_weight: float = 0.1  # sigma_n = weight x RMSE(real_n, up(reconstruction_{n+1}))
+    # patchdna addition (0 in `paper`): weight of a patch sliced-Wasserstein term (ops.patch_swd_loss, GPDM's
+    # loss) between each generator step's fake and the real image of that scale, beside the critic's.
+    patch_loss_weight: float = 0.0
+    patch_loss_size: int = 7  # px, side of the patches that term compares
     init_from_previous: bool = True  # a scale of the same width starts from the previous scale's weights
     # Speed (patchdna additions; off in `paper`)
     crop_size: int | None = None  # train scales larger than this on random crops of this side (px)
@@ -81,6 +85,8 @@ class SinGANConfig:
             (self.lr_g > 0 and self.lr_d > 0, "learning rates must be positive"),
             (0.0 < self.lr_decay_at <= 1.0, f"lr_decay_at must be in (0, 1], got {self.lr_decay_at}"),
             (self.reconstruction_weight >= 0, "reconstruction_weight must be >= 0"),
+            (self.patch_loss_weight >= 0, f"patch_loss_weight must be >= 0, got {self.patch_loss_weight}"),
+            (3 <= self.patch_loss_size <= 15, f"patch_loss_size must be in 3..15, got {self.patch_loss_size}"),
             (self.crop_size is None or self.crop_size >= 16, f"crop_size must be >= 16, got {self.crop_size}"),
             (self.sample_pool >= 0, f"sample_pool must be >= 0, got {self.sample_pool}"),
         ]

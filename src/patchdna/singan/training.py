@@ -31,7 +31,7 @@ from patchdna.checkpoint import load_training_state, read_config, save_training_
 from patchdna.device import resolve_device
 from patchdna.errors import ConfigError, ModelFolderError, PatchDNAError
 from patchdna.io import load_image, resize_long_side, save_image
-from patchdna.ops import gradient_penalty, resize, wgan_d_loss, wgan_g_loss
+from patchdna.ops import gradient_penalty, patch_swd_loss, resize, wgan_d_loss, wgan_g_loss
 from patchdna.singan.config import SinGANConfig, preset
 from patchdna.singan.model import SinGAN, from_unit, load_singan, save_singan, to_unit
 from patchdna.singan.networks import StageDiscriminator, StageGenerator
@@ -168,6 +168,9 @@ def _train_scale(
             optimizer_g.zero_grad(set_to_none=True)
             fake = fake_window(noise, previous, top, left)
             loss_adv = wgan_g_loss(discriminator(fake))
+            if config.patch_loss_weight > 0:
+                loss_patch = patch_swd_loss(fake, real, config.patch_loss_size, generator=rng)
+                loss_adv = loss_adv + config.patch_loss_weight * loss_patch
             loss_rec = torch.zeros((), device=device)
             if config.reconstruction_weight > 0:
                 reconstruction = fake_window(reconstruction_noise, previous_reconstruction, top, left)
