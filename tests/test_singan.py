@@ -143,6 +143,15 @@ def test_samples_differ_and_start_scale_keeps_layout(tiny_model):
         singan.sample(model, 1, start_scale=7)
 
 
+def test_sample_with_the_training_seed_is_not_the_reconstruction(tiny_model):
+    # The model was trained with seed 0; its fixed noise z* must not be the first draw of sample(seed=0).
+    model = tiny_model[0]
+    first_draw = model.noise_like(0, 1, model.sizes[0], torch.Generator().manual_seed(0))
+    assert (first_draw[:, :1] - model.fixed_noise).abs().mean() > 0.5
+    sample = singan.sample(model, 1, seed=0)
+    assert (sample - singan.reconstruction(model)).abs().mean() > 1e-3
+
+
 def test_same_seed_same_samples_and_batching(tiny_model):
     model = tiny_model[0]
     a = singan.sample(model, 5, seed=11, batch_size=2)
@@ -314,3 +323,12 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, argv_tail, message):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("patchdna: error:") and message in err and "\n" not in err
+
+
+def test_patch_loss_weight_trains_and_is_validated(tmp_path, texture_tensor):
+    config = singan.preset("fast", **{**TINY, "iterations": 3, "patch_loss_weight": 1.0, "patch_loss_size": 5})
+    model = singan.train(texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False)
+    assert torch.isfinite(singan.sample(model, 2, seed=0)).all()
+    assert singan.preset("paper").patch_loss_weight == 0.0
+    with pytest.raises(ConfigError, match="patch_loss_weight"):
+        singan.preset("fast", patch_loss_weight=-1.0)

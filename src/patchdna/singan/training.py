@@ -40,6 +40,8 @@ from patchdna.video import image_grid
 
 __all__ = ["TrainingCancelled", "TrainingEvent", "train"]
 
+FIXED_NOISE_SEED_OFFSET = 0x9E3779B9  # any constant far from the small seeds users pass
+
 
 class TrainingCancelled(PatchDNAError):
     """Raised when `stop_event` is set; every finished scale is already saved."""
@@ -255,7 +257,10 @@ def train(
         sizes = pyramid_sizes(real.shape[-2], real.shape[-1], config)
         model = SinGAN(config, sizes, real).to(torch_device)
         torch.manual_seed(seed)
-        model.fixed_noise = torch.randn(1, 1, *sizes[0], generator=torch.Generator().manual_seed(seed)).to(torch_device)
+        # z* from its own stream: drawn from `seed` itself it would equal the first random sample of
+        # `sample(seed=seed)`, whose coarsest noise would then be the reconstruction's.
+        fixed_noise_rng = torch.Generator().manual_seed((seed + FIXED_NOISE_SEED_OFFSET) % 2**63)
+        model.fixed_noise = torch.randn(1, 1, *sizes[0], generator=fixed_noise_rng).to(torch_device)
     rng = torch.Generator().manual_seed(seed)
     state = load_training_state(out) if existing is not None else None
     elapsed_before = cpu_before = 0.0

@@ -1,0 +1,46 @@
+"""The shared GAN losses (patchdna.ops.losses)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from images_fixtures import make_texture
+
+from patchdna.ops import patch_swd_loss
+
+
+def _texture(height: int, width: int) -> torch.Tensor:
+    return torch.from_numpy(make_texture(height, width)).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+
+def test_patch_swd_loss_is_zero_on_itself_and_grows_with_blur_and_stretch():
+    real = _texture(48, 48)
+    generator = torch.Generator().manual_seed(0)
+    same = patch_swd_loss(real, real, max_patches=10**6, generator=generator)
+    assert same.item() == pytest.approx(0.0, abs=1e-6)
+    blurred = F.avg_pool2d(F.pad(real, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    stretched = F.interpolate(real, size=(48, 96), mode="bicubic", align_corners=False)
+    loss_blur = patch_swd_loss(blurred, real, generator=generator)
+    loss_stretch = patch_swd_loss(stretched, real, generator=generator)
+    assert loss_blur.item() > 0.01 and loss_stretch.item() > 0.01
+
+
+def test_patch_swd_loss_gradient_pulls_a_fake_onto_the_real_patches():
+    real = _texture(32, 32)
+    fake = torch.zeros(1, 3, 24, 40, requires_grad=True)  # another size: only the distributions are compared
+    optimizer = torch.optim.Adam([fake], lr=0.05)
+    generator = torch.Generator().manual_seed(1)
+    first = None
+    for _ in range(60):
+        optimizer.zero_grad()
+        loss = patch_swd_loss(fake, real, patch_size=5, generator=generator)
+        loss.backward()
+        optimizer.step()
+        first = loss.item() if first is None else first
+    assert loss.item() < 0.5 * first
+
+
+def test_patch_swd_loss_refuses_images_smaller_than_a_patch():
+    with pytest.raises(ValueError, match="at least 7 px"):
+        patch_swd_loss(torch.zeros(1, 3, 5, 20), torch.zeros(1, 3, 20, 20))
