@@ -332,3 +332,27 @@ def test_patch_loss_weight_trains_and_is_validated(tmp_path, texture_tensor):
     assert singan.preset("paper").patch_loss_weight == 0.0
     with pytest.raises(ConfigError, match="patch_loss_weight"):
         singan.preset("fast", patch_loss_weight=-1.0)
+
+
+def test_variation_moves_samples_between_the_reconstruction_and_free_samples(tiny_model):
+    model = tiny_model[0]
+    reconstruction = singan.reconstruction(model)
+    distance = {
+        v: (singan.sample(model, 6, seed=2, variation=v) - reconstruction).abs().mean().item() for v in (0.0, 1.0)
+    }
+    assert distance[0.0] < distance[1.0]
+    assert torch.equal(singan.sample(model, 2, seed=2, variation=1.0), singan.sample(model, 2, seed=2))
+    with pytest.raises(ConfigError, match="variation must be"):
+        singan.sample(model, 1, variation=1.5)
+    with pytest.raises(ConfigError, match="training size"):
+        singan.sample(model, 1, variation=0.5, scale_w=2.0)
+
+
+def test_cli_sample_variation(tiny_model, tmp_path, capsys):
+    folder = str(tiny_model[1])
+    assert main(["singan", "sample", folder, "--num", "2", "--variation", "0.5", "--out", str(tmp_path / "s")]) == 0
+    assert len(list((tmp_path / "s").glob("sample_*.png"))) == 2
+    argv = ["singan", "sample", folder, "--variation", "0.5", "--scale-w", "2", "--out", str(tmp_path / "t")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("patchdna: error:") and "training size" in err and "\n" not in err

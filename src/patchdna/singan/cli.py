@@ -107,6 +107,13 @@ def _add_sample(commands: argparse._SubParsersAction) -> None:
         "higher keeps more of the original arrangement)",
     )
     parser.add_argument(
+        "--variation",
+        type=float,
+        default=1.0,
+        help="0..1: how far samples may stray from the training image's global layout (1 = the paper's free "
+        "samples; 0.5 keeps the layout recognisable; 0 = the reconstruction's layout). Needs the training size",
+    )
+    parser.add_argument(
         "--batch-size",
         type=int,
         default=None,
@@ -131,6 +138,7 @@ def _sample(args: argparse.Namespace) -> int:
         start_scale=args.start_scale,
         seed=args.seed,
         batch_size=args.batch_size,
+        variation=args.variation,
     )
     out = Path(args.out)
     for index, image in enumerate(images):

@@ -123,6 +123,15 @@ class SinGAN(nn.Module):
             outputs.append(self.stage(scale, previous, noise))
         return outputs
 
+    def _towards_fixed_noise(self, noise: Tensor, variation: float) -> Tensor:
+        """sqrt(1 - v^2) z* + v z for a coarsest noise z of (B, 3, h, w); z* is (1, 1, h0, w0)."""
+        if tuple(noise.shape[-2:]) != tuple(self.fixed_noise.shape[-2:]):
+            raise ConfigError(
+                f"variation < 1 keeps the training layout, so it needs the training size; the coarsest scale "
+                f"is {tuple(noise.shape[-2:])}, trained at {tuple(self.fixed_noise.shape[-2:])}"
+            )
+        return (1.0 - variation**2) ** 0.5 * self.fixed_noise + variation * noise
+
     @torch.no_grad()
     def generate(
         self,
@@ -133,6 +142,7 @@ class SinGAN(nn.Module):
         start_image: Tensor | None = None,
         noises: Sequence[Tensor | None] | None = None,
         generator: torch.Generator | None = None,
+        variation: float = 1.0,
     ) -> Tensor:
         """(num, 3, H, W) samples in [-1, 1].
 
@@ -140,7 +150,12 @@ class SinGAN(nn.Module):
         (the paper's gen_start_scale: global layout kept, finer detail varies); with it, `start_image`
         ((1 or num, 3, h, w) in [-1, 1]) is resized to scale k and used as that scale's upsampled input
         (paint-to-image, harmonization, editing). `noises[n]`, when given, replaces the random z_n.
+        variation v in [0, 1]: the coarsest noise is sqrt(1 - v^2) z* + v z (unit variance either way), a
+        truncation knob between the training image's layout (0: the reconstruction's noise; finer scales still
+        vary) and the paper's free samples (1, the default). v < 1 needs the training size at the coarsest scale.
         """
+        if not 0.0 <= variation <= 1.0:
+            raise ConfigError(f"variation must be in [0, 1], got {variation}")
         if self.num_trained == 0:
             raise ModelFolderError("this model has no trained scale yet")
         sizes = list(sizes) if sizes is not None else self.sizes[: self.num_trained]
@@ -160,6 +175,8 @@ class SinGAN(nn.Module):
                 previous = resize(output, sizes[scale])
             given = noises[scale] if noises is not None else None
             noise = given if given is not None else self.noise_like(scale, num, sizes[scale], generator)
+            if scale == 0 and variation < 1.0:
+                noise = self._towards_fixed_noise(noise.to(device), variation)
             output = self.stage(scale, previous, noise.to(device))
         return output
 

@@ -35,6 +35,7 @@ def sample(
     start_scale: int = 0,
     seed: int | None = 0,
     batch_size: int | None = None,
+    variation: float = 1.0,
 ) -> Tensor:
     """`num` random samples as (num, 3, H, W) in [0, 1].
 
@@ -42,6 +43,8 @@ def sample(
     `size` = (H, W). start_scale k: the layout up to scale k - 1 is the reconstruction, variation starts at k
     (the paper's gen_start_scale). The same seed, model, device and batch size give bit-identical samples.
     batch_size: samples per forward pass; None picks the fastest for the output size (`auto_batch_size`).
+    variation: 1 (default) = the paper's free samples; lower keeps more of the training image's global layout
+    (the coarsest noise is pulled towards the reconstruction's, see `SinGAN.generate`); needs the training size.
     """
     if num < 1:
         raise ConfigError(f"number of samples must be >= 1, got {num}")
@@ -61,7 +64,9 @@ def sample(
     chunks = []
     for first in range(0, num, batch_size):
         count = min(batch_size, num - first)
-        chunks.append(model.generate(count, sizes=sizes, start_scale=start_scale, generator=generator).cpu())
+        chunks.append(
+            model.generate(count, sizes=sizes, start_scale=start_scale, generator=generator, variation=variation).cpu()
+        )
     return to_unit(torch.cat(chunks))
 
 
