@@ -2,6 +2,10 @@
 published SinGAN, ConSinGAN (and, for Places, GPNN) samples of the same images, plus sampling speed.
 
     python benchmarks/singan_places.py [--quick] [--places 0-9] [--lsun 0-4] [--threads N] [--out DIR]
+        [--variations 1,0.6] [--skip-speed]
+
+Trained folders in --out are reused, so parallel partial runs (e.g. --places 0-4 / --places 5-9 --lsun '')
+followed by one full run only re-score the samples.
 
 Prints markdown tables between `<!-- table:NAME -->` markers (the protocol of benchmarks/run_all.py).
 Quality uses the project's ruler (patchdna.metrics == ../shared/tools/patchmetrics.py); our samples are
@@ -48,7 +52,15 @@ def score(real: torch.Tensor, samples: list[torch.Tensor]) -> tuple[float, float
     return swd, (diversity(samples, real) if len(samples) > 1 else None)
 
 
-def run_image(dataset: str, index: int, num_samples: int, config: singan.SinGANConfig, out: Path, seed: int) -> dict:
+def run_image(
+    dataset: str,
+    index: int,
+    num_samples: int,
+    config: singan.SinGANConfig,
+    out: Path,
+    seed: int,
+    variations: list[float],
+) -> dict:
     path = USER_STUDIES / dataset / "Real" / f"{index}.jpg"
     real = load_image(path, max_size=config.max_size)
     folder = out / f"{dataset}_{index}"
@@ -58,14 +70,16 @@ def run_image(dataset: str, index: int, num_samples: int, config: singan.SinGANC
     )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     stored = json.loads((folder / "config.json").read_text())
-    samples = singan.sample(model, num_samples, seed=seed + 1)
-    samples = [(s[None] * 255).round() / 255 for s in samples]
-    for k, sample in enumerate(samples):
-        save_image(sample, folder / "samples" / f"{index}_{k}.png")
     # A folder trained by an earlier run keeps its recorded times (older folders have no CPU seconds: None).
     cpu_s = stored.get("train_cpu_seconds", cpu if cpu > 1 else None)
     row = {"dataset": dataset, "index": index, "train_s": stored.get("train_seconds", wall), "cpu_s": cpu_s}
-    row["ours"] = score(real, samples)
+    for variation in variations:
+        samples = singan.sample(model, num_samples, seed=seed + 1, variation=variation)
+        samples = [(s[None] * 255).round() / 255 for s in samples]
+        suffix = "" if variation == 1.0 else f"_v{variation:g}"
+        for k, sample in enumerate(samples):
+            save_image(sample, folder / f"samples{suffix}" / f"{index}_{k}.png")
+        row[f"ours v={variation:g}"] = score(real, samples)
     for method in ("SinGAN", "ConSinGAN", "GPNN"):
         if (USER_STUDIES / dataset / method).is_dir():
             row[method] = score(real, published(dataset, method, index))
@@ -95,6 +109,13 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch default)")
     parser.add_argument("--out", default="runs/bench_singan_places", help="model folders and samples")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--variations",
+        default="1",
+        help="comma-separated sampling variations to score (1 = the paper's free samples; lower keeps more of "
+        "the image's layout, see `singan.sample`)",
+    )
+    parser.add_argument("--skip-speed", action="store_true", help="do not time sampling (e.g. for a partial run)")
     args = parser.parse_args()
     if not USER_STUDIES.is_dir():
         print(f"needs {USER_STUDIES} (the shared user-study images)", file=sys.stderr)
@@ -106,14 +127,16 @@ def main() -> int:
     if args.quick:
         config, places, lsun = config.replace(iterations=50), places[:1], []
     out = Path(args.out)
-    rows = [run_image("places", i, 4, config, out, args.seed) for i in places]
-    rows += [run_image("lsun", i, 10, config, out, args.seed) for i in lsun]
+    variations = [float(v) for v in args.variations.split(",")]
+    rows = [run_image("places", i, 4, config, out, args.seed, variations) for i in places]
+    rows += [run_image("lsun", i, 10, config, out, args.seed, variations) for i in lsun]
 
     for dataset in ("places", "lsun"):
         subset = [r for r in rows if r["dataset"] == dataset]
         if not subset:
             continue
-        methods = ["ours", "SinGAN", "ConSinGAN"] + (["GPNN"] if dataset == "places" else [])
+        ours = [f"ours v={v:g}" for v in variations]
+        methods = ours + ["SinGAN", "ConSinGAN"] + (["GPNN"] if dataset == "places" else [])
         print(f"<!-- table:singan_{dataset} -->")
         print("| image | train s (wall) | CPU s | " + " | ".join(f"{m} SWD | {m} div" for m in methods) + " |")
         print("|---" * (3 + 2 * len(methods)) + "|")
@@ -132,6 +155,8 @@ def main() -> int:
         print(f"| mean (train: median) | {median_train:.0f} | {median_cpu} | " + " | ".join(means) + " |")
         print(f"<!-- /table:singan_{dataset} -->")
 
+    if args.skip_speed:
+        return 0
     model = singan.load(out / f"{rows[0]['dataset']}_{rows[0]['index']}")
     height, width = model.sizes[-1]
     rate = sampling_speed(model)

@@ -93,6 +93,7 @@ def _train_scale(
     height, width = model.sizes[scale]
     pad = config.receptive_padding
     pad_mode = "replicate" if config.noise_padding else "constant"
+    alpha = config.reconstruction_weight_at((height, width))
 
     # 1. Inputs from the frozen lower scales.
     if scale == 0:
@@ -174,10 +175,10 @@ def _train_scale(
                 loss_patch = patch_swd_loss(fake, real, config.patch_loss_size, generator=rng)
                 loss_adv = loss_adv + config.patch_loss_weight * loss_patch
             loss_rec = torch.zeros((), device=device)
-            if config.reconstruction_weight > 0:
+            if alpha > 0:
                 reconstruction = fake_window(reconstruction_noise, previous_reconstruction, top, left)
                 loss_rec = F.mse_loss(reconstruction, _window(real, top, left, crop_h, crop_w))
-            (loss_adv + config.reconstruction_weight * loss_rec).backward()
+            (loss_adv + alpha * loss_rec).backward()
             optimizer_g.step()
         for parameter in discriminator.parameters():
             parameter.requires_grad_(True)
