@@ -356,3 +356,12 @@ def test_cli_sample_variation(tiny_model, tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("patchdna: error:") and "training size" in err and "\n" not in err
+
+
+def test_crop_reconstruction_weight_applies_to_cropped_scales_only():
+    config = singan.preset("fast", crop_size=80, reconstruction_weight=10.0, crop_reconstruction_weight=100.0)
+    assert config.reconstruction_weight_at((188, 250)) == 100.0  # trained on 80 px crops
+    assert config.reconstruction_weight_at((48, 64)) == 10.0  # whole scale
+    assert singan.preset("paper").reconstruction_weight_at((188, 250)) == 10.0
+    with pytest.raises(ConfigError, match="crop_reconstruction_weight"):
+        singan.preset("fast", crop_reconstruction_weight=-1.0)
