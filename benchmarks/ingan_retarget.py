@@ -1,8 +1,10 @@
 """InGAN retargeting benchmark: train time, realism and shape preservation vs bicubic, 1024x1024 speed.
 
 For each image: train the `fast` preset (or --preset), then retarget to width x0.5, x1.5, x2 and height x0.5, x2
-and measure, against the input, the patch SWD (realism; lower is better) and the anisotropy distortion (how much
-local structure was stretched; 0 = none), next to a plain bicubic resize to the same size (which stretches).
+and measure, against the input, the patch SWD (realism; lower is better), the anisotropy distortion (how much
+local structure was stretched; 0 = none) and the bidirectional similarity (nearest-patch completeness + coherence,
+an independent check that is not a sliced-Wasserstein distance; lower is better), next to a plain bicubic resize
+to the same size (which stretches).
 Also: the image's blur baseline (targets: SWD <= 2.5x of it) and the median time of one 1024x1024 retarget.
 
     nice -n 5 python benchmarks/ingan_retarget.py --out /tmp/ingan_bench            # all 7 images
@@ -24,7 +26,7 @@ import torch
 
 from patchdna import ingan, singan
 from patchdna.io import save_image
-from patchdna.metrics import anisotropy_distortion, blur_baseline, patch_swd
+from patchdna.metrics import anisotropy_distortion, bidirectional_similarity, blur_baseline, patch_swd
 from patchdna.ops import resize
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -109,6 +111,8 @@ def main() -> None:
                 "swd_bicubic": round(patch_swd(real, bicubic), 3),
                 "aniso": round(anisotropy_distortion(real, fake), 3),
                 "aniso_bicubic": round(anisotropy_distortion(real, bicubic), 3),
+                "bds": round(bidirectional_similarity(real, fake).bds, 4),
+                "bds_bicubic": round(bidirectional_similarity(real, bicubic).bds, 4),
             }
             singan_model = singan_models.get(name)
             if singan_model is not None:
@@ -116,7 +120,10 @@ def main() -> None:
                 save_image(sample, out / "outputs" / f"{name}_{label.replace(' ', '')}_singan.png")
                 row[label]["swd_singan"] = round(patch_swd(real, sample), 3)
                 row[label]["aniso_singan"] = round(anisotropy_distortion(real, sample), 3)
-        row["reconstruction_swd"] = round(patch_swd(real, ingan.retarget(model, scale=(1.0, 1.0))), 3)
+        same_size = ingan.retarget(model, scale=(1.0, 1.0))
+        row["reconstruction_swd"] = round(patch_swd(real, same_size), 3)
+        # G's own anisotropy at 1x (0 for a perfect reconstruction): the part of the retargets' that is not stretch.
+        row["reconstruction_aniso"] = round(anisotropy_distortion(real, same_size), 3)
         wall, cpu = time_1024(model)
         row["t1024_s"], row["t1024_cpu_s"] = round(wall, 3), round(cpu, 3)
         save_image(ingan.collage(model), out / "outputs" / f"{name}_collage.png")
@@ -128,12 +135,16 @@ def main() -> None:
 
 def print_table(rows: list[dict]) -> None:
     med = statistics.median
-    print("\n| image | train wall s | train CPU s | blur | SWD/blur at 1x | 1024x1024 CPU s | 1024x1024 wall s |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "\n| image | train wall s | train CPU s | blur | SWD/blur at 1x | aniso at 1x | 1024x1024 CPU s | "
+        "1024x1024 wall s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(
             f"| {row['image']} {tuple(row['size'])} | {row['train_s']} | {row['train_cpu_s']} | {row['blur']} | "
-            f"{row['reconstruction_swd'] / row['blur']:.2f} | {row['t1024_cpu_s']} | {row['t1024_s']} |"
+            f"{row['reconstruction_swd'] / row['blur']:.2f} | {row.get('reconstruction_aniso', '-')} | "
+            f"{row['t1024_cpu_s']} | {row['t1024_s']} |"
         )
     print("\n| image | retarget | SWD/blur InGAN | bicubic | SinGAN | aniso InGAN | bicubic | SinGAN |")
     print("|---|---|---|---|---|---|---|---|")
@@ -165,6 +176,15 @@ def print_table(rows: list[dict]) -> None:
             f"{med(r[label]['aniso'] for r in rows):.3f} | {med(r[label]['aniso_bicubic'] for r in rows):.3f} | "
             f"{singan_cells[1]} |"
         )
+    if all("bds" in r[label] for r in rows for label in RETARGETS):
+        print("\nBidirectional similarity (nearest-patch completeness + coherence; lower is better), medians:\n")
+        print("| retarget | BDS InGAN | bicubic |")
+        print("|---|---|---|")
+        for label in RETARGETS:
+            print(
+                f"| {label} | {med(r[label]['bds'] for r in rows):.4f} | "
+                f"{med(r[label]['bds_bicubic'] for r in rows):.4f} |"
+            )
     print(
         f"\n1024x1024 retarget, median over images: {med(r['t1024_cpu_s'] for r in rows):.3f} CPU s, "
         f"{med(r['t1024_s'] for r in rows):.3f} wall s"

@@ -222,3 +222,55 @@ def test_paper_upsample_order_and_old_folders_load_as_before():
     assert ingan.InGANConfig.from_dict(old).upsample_first_levels == 0
     with pytest.raises(ConfigError, match="upsample_first_levels"):
         ingan.preset("fast", upsample_first_levels=4)
+
+
+def test_patch_loss_weight_is_validated_and_old_folders_load_without_it():
+    assert ingan.preset("paper").patch_loss_weight == 0.0  # not in the paper
+    for bad, match in (({"patch_loss_weight": -1.0}, "patch_loss_weight"), ({"patch_loss_levels": 0}, "levels")):
+        with pytest.raises(ConfigError, match=match):
+            ingan.preset("fast", **bad)
+    old = ingan.preset("fast").to_dict()
+    for key in ("patch_loss_weight", "patch_loss_levels", "patch_loss_size"):
+        del old[key]  # a config.json written before this option
+    assert ingan.InGANConfig.from_dict(old).patch_loss_weight == 0.0
+
+
+def test_patch_loss_is_logged_only_when_weighted_and_trains():
+    from patchdna.ingan.training import Trainer
+
+    for weight, logged in ((0.0, False), (1.0, True)):
+        config = ingan.preset("fast", **{**TINY, "iterations": 2, "patch_loss_weight": weight})
+        trainer = Trainer(tiny_image(), config, torch.device("cpu"), seed=0)
+        losses = trainer.step()
+        assert ("patch" in losses) is logged
+        assert all(np.isfinite(v) for v in losses.values())
+
+
+@pytest.mark.parametrize("levels", [1, 2])
+def test_patch_loss_penalises_a_stretch_and_is_differentiable(levels):
+    # The point of the term: a 2x horizontal stretch moves the patch distribution away from the input's.
+    from patchdna.ingan.training import Trainer
+
+    config = ingan.preset("fast", **{**TINY, "patch_loss_weight": 1.0, "patch_loss_levels": levels})
+    ys, xs = torch.meshgrid(torch.arange(48), torch.arange(48), indexing="ij")
+    image = (((ys // 4 + xs // 4) % 2).float() * 2 - 1).expand(1, 3, 48, 48)  # 4x4 checks, in [-1, 1]
+    trainer = Trainer(tiny_image(), config, torch.device("cpu"), seed=0)
+    stretched = torch.nn.functional.interpolate(image, size=(48, 96), mode="bilinear").requires_grad_(True)
+    tiled = torch.cat([image, image], dim=-1)  # the same patches, twice as many: no stretch
+    loss_stretched = trainer.patch_loss(stretched, image)
+    assert trainer.patch_loss(tiled, image) < 0.5 * loss_stretched
+    loss_stretched.backward()
+    assert stretched.grad is not None and stretched.grad.abs().sum() > 0
+
+
+def test_discriminator_without_spectral_norm_trains_and_old_folders_keep_it():
+    from patchdna.ingan.networks import SpectralConv2d
+    from patchdna.ingan.training import Trainer
+
+    config = ingan.preset("fast", **{**TINY, "iterations": 2, "discriminator_spectral_norm": False})
+    trainer = Trainer(tiny_image(), config, torch.device("cpu"), seed=0)
+    assert not any(isinstance(m, SpectralConv2d) for m in trainer.discriminator.modules())
+    assert all(np.isfinite(v) for v in trainer.step().values())
+    old = ingan.preset("fast").to_dict()
+    del old["discriminator_spectral_norm"]  # a config.json written before this option
+    assert ingan.InGANConfig.from_dict(old).discriminator_spectral_norm is True

@@ -174,18 +174,22 @@ class Generator(nn.Module):
 
 
 class PatchDiscriminator(nn.Module):
-    """One scale of D: conv3 -> conv3 stride 2 -> conv3 -> conv1 -> sigmoid (a 9x9-ish receptive field)."""
+    """One scale of D: conv3 -> conv3 stride 2 -> conv3 -> conv1 -> sigmoid (a 9x9-ish receptive field).
 
-    def __init__(self, width: int = 64) -> None:
+    `spectral`: spectral norm on every conv (the paper). Without it D can saturate its sigmoid and actually
+    tell real from fake patches within a short CPU schedule (with it, its LSGAN loss stayed near 0.25).
+    """
+
+    def __init__(self, width: int = 64, spectral: bool = True) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            _conv(3, width, 3, spectral=True),
+            _conv(3, width, 3, spectral=spectral),
             nn.LeakyReLU(0.2, inplace=True),
-            _conv(width, 2 * width, 3, spectral=True, stride=2),
+            _conv(width, 2 * width, 3, spectral=spectral, stride=2),
             nn.LeakyReLU(0.2, inplace=True),
-            _conv(2 * width, 2 * width, 3, spectral=True),
+            _conv(2 * width, 2 * width, 3, spectral=spectral),
             nn.LeakyReLU(0.2, inplace=True),
-            _conv(2 * width, 1, 1, spectral=True),
+            _conv(2 * width, 1, 1, spectral=spectral),
         )
 
     def forward(self, image: Tensor) -> Tensor:  # (B, 3, h, w) -> (B, 1, ceil(h/2), ceil(w/2)) in (0, 1)
@@ -213,10 +217,10 @@ def scale_weights(count: int, progress: float, equal_at: float, factor: float = 
 class MultiScaleDiscriminator(nn.Module):
     """D(y): weighted sum of per-scale patch maps; scale k sees y shrunk by factor**-k (antialiased)."""
 
-    def __init__(self, scales: int, width: int = 64, factor: float = 1.4) -> None:
+    def __init__(self, scales: int, width: int = 64, factor: float = 1.4, spectral: bool = True) -> None:
         super().__init__()
         self.factor = factor
-        self.nets = nn.ModuleList([PatchDiscriminator(width) for _ in range(scales)])
+        self.nets = nn.ModuleList([PatchDiscriminator(width, spectral) for _ in range(scales)])
 
     def forward(self, image: Tensor, weights: list[float]) -> Tensor:
         """(B, 3, h, w) in [-1, 1] -> (B, 1, h', w') score map in (0, 1) at the finest map's size."""

@@ -32,7 +32,8 @@ from patchdna.ingan.config import InGANConfig, preset
 from patchdna.ingan.model import InGANModel, build_discriminator, build_generator
 from patchdna.ingan.networks import Generator, MultiScaleDiscriminator, scale_weights
 from patchdna.io import load_image, save_image
-from patchdna.ops.losses import lsgan_loss
+from patchdna.ops.losses import lsgan_loss, patch_swd_loss
+from patchdna.ops.resize import resize
 from patchdna.ops.warp import shift_homography
 from patchdna.video import image_grid
 
@@ -129,6 +130,20 @@ class Trainer:
         swapped[..., tops[0] : tops[0] + side, lefts[0] : lefts[0] + side] = b
         return swapped
 
+    def patch_loss(self, fake: Tensor, source: Tensor) -> Tensor:
+        """Patch SWD between G's output (1, 3, h, w) and its input (1, 3, H, W), averaged over pyramid levels
+        (each half the previous size, antialiased) while both short sides hold two patches."""
+        size = self.config.patch_loss_size
+        losses = []
+        for level in range(self.config.patch_loss_levels):
+            if level > 0:
+                if min(*fake.shape[-2:], *source.shape[-2:]) < 4 * size:
+                    break
+                fake = resize(fake, (fake.shape[-2] // 2, fake.shape[-1] // 2), mode="bilinear")
+                source = resize(source, (source.shape[-2] // 2, source.shape[-1] // 2), mode="bilinear")
+            losses.append(patch_swd_loss(fake, source, size, generator=self.rng))
+        return torch.stack(losses).mean()
+
     # -- one iteration ---------------------------------------------------------------------------------------
     def step(self) -> dict[str, float]:
         """One iteration: G step (adversarial + reconstruction), D step, and after the curriculum an extra
@@ -149,6 +164,9 @@ class Trainer:
         adversarial = lsgan_loss(self.discriminator(self.noisy(fake), weights), True)
         reconstruction = F.l1_loss(self.generator(fake, crop_hw, inverse), source)
         loss_g = adversarial + config.reconstruction_weight * reconstruction
+        if config.patch_loss_weight > 0:
+            patch = self.patch_loss(fake, source)
+            loss_g = loss_g + config.patch_loss_weight * patch
         if config.identity_weight > 0:
             identity = F.l1_loss(self.generator(self.noisy(source)), source)
             loss_g = loss_g + config.identity_weight * identity
@@ -168,6 +186,8 @@ class Trainer:
         losses = {"g_adv": adversarial.item(), "rec": reconstruction.item(), "d": loss_d.item()}
         if config.identity_weight > 0:
             losses["identity"] = identity.item()
+        if config.patch_loss_weight > 0:
+            losses["patch"] = patch.item()
         # 3. After the curriculum: train the inverse direction alone on the detached output.
         if config.extra_inverse_step and self.progress() >= config.curriculum_end:
             inverse_rec = F.l1_loss(self.generator(fake.detach(), crop_hw, inverse), source)
