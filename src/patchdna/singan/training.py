@@ -171,23 +171,24 @@ def _train_scale(
             optimizer_g.zero_grad(set_to_none=True)
             fake = fake_window(noise, previous, top, left)
             loss_adv = wgan_g_loss(discriminator(fake))
+            loss_patch = torch.zeros((), device=device)
             if config.patch_loss_weight > 0:
                 loss_patch = patch_swd_loss(fake, real, config.patch_loss_size, generator=rng)
-                loss_adv = loss_adv + config.patch_loss_weight * loss_patch
             loss_rec = torch.zeros((), device=device)
             if alpha > 0:
                 reconstruction = fake_window(reconstruction_noise, previous_reconstruction, top, left)
                 loss_rec = F.mse_loss(reconstruction, _window(real, top, left, crop_h, crop_w))
-            (loss_adv + alpha * loss_rec).backward()
+            (loss_adv + config.patch_loss_weight * loss_patch + alpha * loss_rec).backward()
             optimizer_g.step()
         for parameter in discriminator.parameters():
             parameter.requires_grad_(True)
         for scheduler in schedulers:
             scheduler.step()
         if iteration % 25 == 0 or iteration == iterations - 1:
-            report(
-                iteration + 1, {"d": loss_d.item(), "gp": penalty.item(), "g": loss_adv.item(), "rec": loss_rec.item()}
-            )
+            losses = {"d": loss_d.item(), "gp": penalty.item(), "g": loss_adv.item(), "rec": loss_rec.item()}
+            if config.patch_loss_weight > 0:
+                losses["patch"] = loss_patch.item()
+            report(iteration + 1, losses)
         else:
             report(iteration + 1, {})
     return amplitude
