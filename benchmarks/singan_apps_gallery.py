@@ -128,6 +128,7 @@ EDITING = [
 
 def run_blend(args, models: Path, out: Path, kind: str) -> list[dict]:
     examples = HARMONIZATION if kind == "harmonize" else EDITING
+    blend = harmonize if kind == "harmonize" else edit
     tiles, rows = [], []
     for name, image, reference_path, mask_path in examples:
         model = get_model(name, image, models, base_config(args), args.seed)
@@ -135,26 +136,28 @@ def run_blend(args, models: Path, out: Path, kind: str) -> list[dict]:
         background = to_unit_real(model)
         reference = fit(load_image(reference_path), size)
         scales = [len(model.sizes) - 3, len(model.sizes) - 2]
+        # (start scale, fine-tuned?) -> result; the fine-tuned variants retrain the finest scale on this image
+        variants = [(k, False) for k in scales] + ([(k, True) for k in scales] if args.fine_tune else [])
         results = {}
-        for k in scales:
-            if kind == "harmonize":
-                results[k] = harmonize(model, reference, load_mask(mask_path), start_scale=k, seed=args.seed)
-            else:
-                results[k] = edit(model, reference, load_mask(mask_path), start_scale=k, seed=args.seed)
-        mask = results[scales[0]].mask
+        for k, tuned in variants:
+            options = {"fine_tune": True, "fine_tune_iterations": args.fine_tune} if tuned else {}
+            results[k, tuned] = blend(model, reference, load_mask(mask_path), start_scale=k, seed=args.seed, **options)
+        mask = results[scales[0], False].mask
         row = {"example": f"{name}:{reference_path.name}", "naive": masked_swd(background, reference, mask)}
-        for k in scales:
-            row[f"k={k}"] = masked_swd(background, results[k].blended, mask)
+        for k, tuned in variants:
+            row[f"k={k}{' ft' if tuned else ''}"] = masked_swd(background, results[k, tuned].blended, mask)
         rows.append(row)
         if reference_path.parent.parent.name == "singan" or reference_path.name.endswith("_1.png"):
-            tiles += [reference, results[scales[0]].raw] + [results[k].blended for k in scales]
-    sheet(tiles, 4, out / f"singan_{'harmonization' if kind == 'harmonize' else 'editing'}.png")
+            tiles += [reference, results[scales[0], False].raw] + [results[v].blended for v in variants]
+    sheet(tiles, 2 + len(variants), out / f"singan_{'harmonization' if kind == 'harmonize' else 'editing'}.png")
     keys = [k for k in rows[0] if k != "example"]
     print(f"{kind}: patch SWD inside the dilated mask vs the background image (lower = closer)")
-    print(f"{'example':<32}" + "".join(f"{k:>9}" for k in keys) + "  better than naive")
+    print(f"{'example':<32}" + "".join(f"{k:>9}" for k in keys) + "  better than naive: plain / fine-tuned")
     for row in rows:
-        best = min(row[k] for k in keys if k != "naive")
-        print(f"{row['example']:<32}" + "".join(f"{row[k]:9.3f}" for k in keys) + f"  {best < row['naive']}")
+        plain = min(row[k] for k in keys if k.startswith("k=") and not k.endswith("ft")) < row["naive"]
+        tuned = [row[k] for k in keys if k.endswith("ft")]
+        verdict = f"{plain} / {min(tuned) < row['naive']}" if tuned else f"{plain} / -"
+        print(f"{row['example']:<32}" + "".join(f"{row[k]:9.3f}" for k in keys) + f"  {verdict}")
     return rows
 
 
@@ -199,6 +202,9 @@ def main() -> None:
     parser.add_argument("--max-size", type=int, help="long side of the models (default: the fast preset's)")
     parser.add_argument("--retrain", type=int, help="iterations of the quantised retraining (default: the model's)")
     parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument(
+        "--fine-tune", type=int, default=0, help="also harmonize/edit after N fine-tuning steps of the finest scale"
+    )
     parser.add_argument("--models", default="runs/gallery_models", help="cache of trained models")
     parser.add_argument("--out", default="docs/gallery")
     parser.add_argument("--seed", type=int, default=0)

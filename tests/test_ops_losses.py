@@ -44,3 +44,40 @@ def test_patch_swd_loss_gradient_pulls_a_fake_onto_the_real_patches():
 def test_patch_swd_loss_refuses_images_smaller_than_a_patch():
     with pytest.raises(ValueError, match="at least 7 px"):
         patch_swd_loss(torch.zeros(1, 3, 5, 20), torch.zeros(1, 3, 20, 20))
+
+
+def _reference_patch_swd(fake, real, patch_size, num_projections, max_patches, generator):
+    """The plain formulation (unfold every patch, torch.sort) that the gathered / NumPy-sorted one must match."""
+    fake_rows = F.unfold(fake, patch_size).transpose(1, 2).reshape(-1, fake.shape[1] * patch_size**2)
+    real_rows = F.unfold(real, patch_size).transpose(1, 2).reshape(-1, real.shape[1] * patch_size**2)
+    count = min(max_patches, fake_rows.shape[0], real_rows.shape[0])
+    directions = torch.randn(fake_rows.shape[1], num_projections, generator=generator)
+    directions = directions / directions.norm(dim=0, keepdim=True)
+
+    def pick(rows):
+        return rows if rows.shape[0] == count else rows[torch.randperm(rows.shape[0], generator=generator)[:count]]
+
+    fake_sorted = torch.sort(pick(fake_rows) @ directions, dim=0).values
+    real_sorted = torch.sort(pick(real_rows) @ directions, dim=0).values
+    return (fake_sorted - real_sorted).abs().mean()
+
+
+@pytest.mark.parametrize(
+    ("fake_shape", "real_shape", "max_patches"),
+    [
+        ((1, 3, 30, 26), (1, 3, 40, 52), 300),
+        ((2, 3, 20, 24), (1, 3, 22, 22), 10**6),
+        ((1, 1, 12, 12), (1, 1, 9, 15), 50),
+    ],
+)
+def test_patch_swd_loss_matches_the_unfold_and_sort_formulation(fake_shape, real_shape, max_patches):
+    real = torch.rand(real_shape)
+    fake_value = torch.rand(fake_shape)
+    results = []
+    for loss_fn in (patch_swd_loss, _reference_patch_swd):
+        fake = fake_value.clone().requires_grad_(True)
+        loss = loss_fn(fake, real, 5, 16, max_patches, torch.Generator().manual_seed(7))
+        loss.backward()
+        results.append((loss.detach(), fake.grad))
+    assert torch.allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-7)
+    assert torch.allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-8)

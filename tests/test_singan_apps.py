@@ -140,6 +140,11 @@ def test_harmonize_fine_tune_and_edit(tiny):
     edited = singan.edit(model, _image(), _box_mask(*SIZE), start_scale=1)
     harmonized = singan.harmonize(model, _image(), _box_mask(*SIZE), start_scale=1)
     assert edited.mask.sum() > harmonized.mask.sum()  # editing dilates more (radius 20 vs 7)
+    edited_tuned = singan.edit(model, _image(), _box_mask(*SIZE), start_scale=1, fine_tune=True, fine_tune_iterations=3)
+    _check(edited_tuned.raw, (1, 3, *SIZE))
+    assert not torch.equal(edited_tuned.raw, edited.raw)  # the finest scale was retrained on the edit
+    # ... on a copy: the caller's model still gives the untuned result
+    assert torch.equal(singan.edit(model, _image(), _box_mask(*SIZE), start_scale=1).raw, edited.raw)
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA"])
@@ -230,7 +235,8 @@ def test_cli_applications_end_to_end(tiny, tmp_path, capsys):
     out = tmp_path / "out"
     common = ["--mask", str(mask), "--start-scale", "1", "--device", "cpu"]
     assert main(["singan", "harmonize", str(folder), str(naive), *common, "--out", str(out / "h.png")]) == 0
-    assert main(["singan", "edit", str(folder), str(naive), *common, "--out", str(out / "e.png")]) == 0
+    edit_args = ["--fine-tune", "--fine-tune-iterations", "2", "--out", str(out / "e.png")]
+    assert main(["singan", "edit", str(folder), str(naive), *common, *edit_args]) == 0
     assert (out / "h.png").exists() and (out / "h_raw.png").exists() and (out / "e_raw.png").exists()
     assert main(["singan", "paint", str(folder), str(naive), "--start-scale", "2", "--out", str(out / "p.png")]) == 0
     assert Image.open(out / "p.png").size == (40, 32)

@@ -147,11 +147,12 @@ def _add_blend_command(commands: argparse._SubParsersAction, name: str) -> None:
         help="mask image, white = the region to regenerate; any size, 8-bit gray, RGB or the alpha channel of a PNG",
     )
     parser.add_argument("--start-scale", type=int, required=True, help=_START_SCALE_HELP)
-    if is_harmonize:
-        parser.add_argument(
-            "--fine-tune", action="store_true", help="first fine-tune the finest scale on this naive image (slower)"
-        )
-        parser.add_argument("--fine-tune-iterations", type=int, help="fine-tuning steps (default: the model's)")
+    parser.add_argument(
+        "--fine-tune",
+        action="store_true",
+        help=f"first fine-tune the finest scale on this {'naive' if is_harmonize else 'edited'} image (slower)",
+    )
+    parser.add_argument("--fine-tune-iterations", type=int, help="fine-tuning steps (default: the model's)")
     parser.add_argument("--out", required=True, help="output file for the masked blend")
     parser.add_argument("--raw-out", help="output file for the raw generation (default: OUT with a _raw suffix)")
     add_device_argument(parser)
@@ -165,19 +166,17 @@ def _blend(args: argparse.Namespace) -> int:
     raw_out = Path(args.raw_out) if args.raw_out else out.with_name(f"{out.stem}_raw{out.suffix}")
     model = load_singan(args.model, device=resolve_device(args.device))
     reference = load_image(args.reference)
-    if args.singan_command == "harmonize":
-        result = harmonize(
-            model,
-            reference,
-            args.mask,
-            start_scale=args.start_scale,
-            fine_tune=args.fine_tune,
-            seed=args.seed,
-            fine_tune_iterations=args.fine_tune_iterations,
-            show_progress=True,
-        )
-    else:
-        result = edit(model, reference, args.mask, start_scale=args.start_scale, seed=args.seed)
+    blend = harmonize if args.singan_command == "harmonize" else edit
+    result = blend(
+        model,
+        reference,
+        args.mask,
+        start_scale=args.start_scale,
+        fine_tune=args.fine_tune,
+        seed=args.seed,
+        fine_tune_iterations=args.fine_tune_iterations,
+        show_progress=True,
+    )
     save_image(result.blended, out)
     save_image(result.raw, raw_out)
     print(f"wrote {out} (blend) and {raw_out} (raw generation)")

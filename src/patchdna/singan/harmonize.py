@@ -8,7 +8,7 @@ Procedure (official harmonization.py / editing.py):
   3. the reference is injected at scale k (shrunk to scale k - 1, enlarged to scale k) and generated upwards
      with random noise -> `raw`;
   4. `blended` = (1 - mask) x reference + mask x raw: outside the dilated mask the output is the reference.
-Optional (harmonization, ConSinGAN's idea): fine-tune the finest scale on inputs made from the naive image
+Optional (ConSinGAN's idea): fine-tune the finest scale on inputs made from the naive image
 (half of its lower-scale inputs are the naive image pushed through scales k..N-1), against the real image's
 critic, so that generator learns to turn this very paste into the image's texture.
 """
@@ -82,12 +82,25 @@ def harmonize(
     )
 
 
-def edit(model: ModelLike, edited: ImageLike, mask: ImageLike, *, start_scale: int, seed: int = 0) -> AppResult:
+def edit(
+    model: ModelLike,
+    edited: ImageLike,
+    mask: ImageLike,
+    *,
+    start_scale: int,
+    fine_tune: bool = False,
+    seed: int = 0,
+    fine_tune_iterations: int | None = None,
+    show_progress: bool = False,
+) -> AppResult:
     """Make an edit of the training image (a region copied, moved or recoloured) look seamless.
 
-    Same inputs and result as `harmonize`, with the paper's larger editing dilation (radius 20 px at 250 px).
+    Same inputs, options and result as `harmonize`, with the paper's larger editing dilation (radius 20 px at
+    250 px); fine_tune retrains the finest scale on this edited image.
     """
-    return _inject_and_blend(model, edited, mask, start_scale, seed, EDITING_RADIUS, False, None, False)
+    return _inject_and_blend(
+        model, edited, mask, start_scale, seed, EDITING_RADIUS, fine_tune, fine_tune_iterations, show_progress
+    )
 
 
 def _inject_and_blend(
