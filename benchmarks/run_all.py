@@ -49,6 +49,7 @@ REGISTRY = (
     Benchmark("eval_speed", "`patchdna eval` speed: one 250 px pair and the Places50 folder", "eval"),
     Benchmark("published_anchors", "published SinGAN/ConSinGAN/GPNN samples scored with our ruler", "eval"),
     Benchmark("singan_places", "SinGAN/ConSinGAN presets on Places50: training time and quality", "singan"),
+    Benchmark("singan_train_time", "SinGAN fast preset: wall-clock training time (idle machine)", "singan"),
     Benchmark("singan_apps_gallery", "SinGAN applications gallery", "singan"),
     Benchmark("ingan_retarget", "InGAN retargeting quality and speed", "ingan"),
     Benchmark("instagan_shapes", "InstaGAN on the sheep/giraffe set", "instagan"),
