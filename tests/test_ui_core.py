@@ -71,7 +71,7 @@ def test_singan_applications(app, singan_name):
     mask[..., 8:20, 8:20] = 1
     harmonized = app.harmonize(singan_name, image, mask, start_scale=1, fine_tune=False, seed=0)
     assert harmonized.blended.shape == (1, 3, height, width)
-    edited = app.edit(singan_name, image, mask, start_scale=1, seed=0)
+    edited = app.edit(singan_name, image, mask, start_scale=1, fine_tune=False, seed=0)
     assert edited.raw.shape == (1, 3, height, width)
     painted = app.paint(singan_name, image, start_scale=1, quantize=False, colors=5, seed=0)
     assert painted.shape == (1, 3, height, width)

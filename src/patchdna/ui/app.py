@@ -259,6 +259,7 @@ def _application_tabs(gr: Any, app: App, model_box: Any) -> None:
             edit_editor = gr.ImageEditor(label="Edited image + mask strokes", type="numpy")
             with gr.Column():
                 edit_start = gr.Slider(1, 9, value=1, step=1, label="Start scale")
+                edit_tune = gr.Checkbox(label="Fine-tune on the edited image first (slower, better)")
                 edit_seed = gr.Number(0, precision=0, label="Seed")
                 edit_go = gr.Button("Edit", variant="primary")
         with gr.Row():
@@ -266,13 +267,13 @@ def _application_tabs(gr: Any, app: App, model_box: Any) -> None:
             edit_raw = gr.Image(label="Raw output", interactive=False)
 
     @user_errors
-    def on_edit(name: str | None, value: Any, start: float, seed: float):
+    def on_edit(name: str | None, value: Any, start: float, tune: bool, seed: float):
         image, mask = editor_parts(value, need_mask=True)
         assert mask is not None
-        result = app.edit(name, image, mask, int(start), int(seed or 0))
+        result = app.edit(name, image, mask, int(start), bool(tune), int(seed or 0))
         return to_pil(result.blended), to_pil(result.raw)
 
-    edit_go.click(on_edit, [model_box, edit_editor, edit_start, edit_seed], [edit_out, edit_raw])
+    edit_go.click(on_edit, [model_box, edit_editor, edit_start, edit_tune, edit_seed], [edit_out, edit_raw])
 
     with gr.Tab("Paint to image"):
         gr.Markdown("Paint a rough clip-art of the layout (or upload one); SinGAN turns it into an image.")

@@ -310,11 +310,11 @@ class App:
         _check_start_scale(model, start_scale)
         return harmonize(model, image, mask, start_scale=start_scale, fine_tune=fine_tune, seed=seed)
 
-    def edit(self, name: str | None, image: Tensor, mask: Tensor, start_scale: int, seed: int) -> Any:
+    def edit(self, name: str | None, image: Tensor, mask: Tensor, start_scale: int, fine_tune: bool, seed: int) -> Any:
         edit = _singan_api("edit")
         model = self.model(name)
         _check_start_scale(model, start_scale)
-        return edit(model, image, mask, start_scale=start_scale, seed=seed)
+        return edit(model, image, mask, start_scale=start_scale, fine_tune=fine_tune, seed=seed)
 
     def paint(self, name: str | None, paint: Tensor, start_scale: int, quantize: bool, colors: int, seed: int) -> Any:
         paint_to_image = _singan_api("paint_to_image")
