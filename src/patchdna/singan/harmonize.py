@@ -10,7 +10,9 @@ Procedure (official harmonization.py / editing.py):
   4. `blended` = (1 - mask) x reference + mask x raw: outside the dilated mask the output is the reference.
 Optional (ConSinGAN's idea): fine-tune the finest scale on inputs made from the naive image
 (half of its lower-scale inputs are the naive image pushed through scales k..N-1), against the real image's
-critic, so that generator learns to turn this very paste into the image's texture.
+critic, so that generator learns to turn this very paste into the image's texture. On a scale trained on
+crops, those steps take a crop centred on a random pixel of the dilated mask: 200 steps on random 80 px crops
+saw the pasted object in only some of them, and the result then depended on the seed (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -128,9 +130,10 @@ def _inject_and_blend(
         model = retrain_scale(
             model,
             last,
-            iterations=fine_tune_iterations or model.config.iterations,
+            iterations=model.config.iterations if fine_tune_iterations is None else fine_tune_iterations,
             seed=seed,
             extra_inputs=naive_inputs,
+            extra_focus=mask[0, 0] > 0,
             description="fine-tune",
             show_progress=show_progress,
         )
