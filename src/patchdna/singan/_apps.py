@@ -154,14 +154,13 @@ def retrain_scale(
     seed: int = 0,
     input_transform: Callable[[Tensor], Tensor] | None = None,
     extra_inputs: Sequence[Tensor] = (),
-    extra_focus: Tensor | None = None,
     show_progress: bool = False,
     description: str = "retrain",
 ) -> SinGAN:
     """A copy of `model` whose scale `scale` was trained `iterations` more steps, starting from its weights.
 
     The lower scales stay frozen; the scale's noise amplitude is recomputed (it is the same: the lower
-    reconstruction did not change). `input_transform`, `extra_inputs` and `extra_focus` are the hooks of
+    reconstruction did not change). `input_transform` and `extra_inputs` are the hooks of
     `training._train_scale` (quantised inputs for paint-to-image, the naive image for harmonization).
     """
     from patchdna.singan.training import _train_scale  # training imports this package's model only
@@ -193,7 +192,6 @@ def retrain_scale(
             None,
             input_transform=input_transform,
             extra_inputs=extra_inputs,
-            extra_focus=extra_focus,
         )
     finally:
         bar.close()

@@ -10,9 +10,7 @@ Procedure (official harmonization.py / editing.py):
   4. `blended` = (1 - mask) x reference + mask x raw: outside the dilated mask the output is the reference.
 Optional (ConSinGAN's idea): fine-tune the finest scale on inputs made from the naive image
 (half of its lower-scale inputs are the naive image pushed through scales k..N-1), against the real image's
-critic, so that generator learns to turn this very paste into the image's texture. On a scale trained on
-crops, those steps take a crop centred on a random pixel of the dilated mask: 200 steps on random 80 px crops
-saw the pasted object in only some of them, and the result then depended on the seed (BENCHMARKS.md).
+critic, so that generator learns to turn this very paste into the image's texture.
 """
 
 from __future__ import annotations
@@ -133,7 +131,6 @@ def _inject_and_blend(
             iterations=model.config.iterations if fine_tune_iterations is None else fine_tune_iterations,
             seed=seed,
             extra_inputs=naive_inputs,
-            extra_focus=mask[0, 0] > 0,
             description="fine-tune",
             show_progress=show_progress,
         )

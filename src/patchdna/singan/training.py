@@ -69,14 +69,6 @@ def _window(tensor: Tensor, top: int, left: int, height: int, width: int) -> Ten
     return tensor[..., top : top + height, left : left + width]
 
 
-def _corner_around(row: int, column: int, crop: tuple[int, int], size: tuple[int, int]) -> tuple[int, int]:
-    """Top-left corner of the `crop` (h, w) window of an image of `size` (h, w) centred on pixel (row, column),
-    shifted inside the image where the centre is near a border; the pixel is always inside the window."""
-    top = min(max(row - crop[0] // 2, 0), size[0] - crop[0])
-    left = min(max(column - crop[1] // 2, 0), size[1] - crop[1])
-    return top, left
-
-
 def _train_scale(
     model: SinGAN,
     scale: int,
@@ -88,15 +80,12 @@ def _train_scale(
     stop_event: threading.Event | None,
     input_transform: Callable[[Tensor], Tensor] | None = None,
     extra_inputs: Sequence[Tensor] = (),
-    extra_focus: Tensor | None = None,
 ) -> float:
     """Train the networks of `scale` in place; returns its noise amplitude sigma_n.
 
     Hooks for the applications (patchdna.singan.paint / harmonize), off by default: `input_transform` maps
     every random lower-scale input (e.g. colour quantisation for paint-to-image), `extra_inputs` are
     (1, 3, h_n, w_n) inputs in [-1, 1] drawn half of the time instead of random ones (e.g. a naive image).
-    `extra_focus` (h_n, w_n) bool: on cropped scales, a step with an extra input trains on a crop centred on a
-    random pixel of this region (the pasted object), so short fine-tuning runs see it in every such step.
     """
     config = model.config
     device = model.real.device
@@ -123,12 +112,11 @@ def _train_scale(
             for _ in range(config.sample_pool):
                 pool.append(resize(_lower_sample(model, scale, rng), (height, width)))
 
-    def previous_sample() -> tuple[Tensor, bool]:
-        """The lower-scale input of a step, and whether it is one of `extra_inputs`."""
+    def previous_sample() -> Tensor:
         if extra_inputs and bool(torch.rand((), generator=rng) < 0.5):
-            return extra_inputs[int(torch.randint(len(extra_inputs), (1,), generator=rng))].to(device), True
+            return extra_inputs[int(torch.randint(len(extra_inputs), (1,), generator=rng))].to(device)
         sample = random_previous()
-        return (input_transform(sample) if input_transform is not None else sample), False
+        return input_transform(sample) if input_transform is not None else sample
 
     def random_previous() -> Tensor:
         if scale == 0:
@@ -145,14 +133,6 @@ def _train_scale(
         top = int(torch.randint(height - crop_h + 1, (1,), generator=rng))
         left = int(torch.randint(width - crop_w + 1, (1,), generator=rng))
         return top, left
-
-    focus_pixels = extra_focus.nonzero() if extra_focus is not None else None  # (count, 2) rows, columns
-
-    def focused_corner() -> tuple[int, int]:
-        if focus_pixels is None or len(focus_pixels) == 0:
-            return random_corner()
-        row, column = focus_pixels[int(torch.randint(len(focus_pixels), (1,), generator=rng))].tolist()
-        return _corner_around(row, column, (crop_h, crop_w), (height, width))
 
     def fake_window(noise: Tensor, previous: Tensor, top: int, left: int) -> Tensor:
         # The padded full-size input is cut with a `pad` margin, so the valid convolutions see exactly the
@@ -175,8 +155,8 @@ def _train_scale(
         if stop_event is not None and stop_event.is_set():
             raise TrainingCancelled(f"training cancelled during scale {scale + 1}; finished scales are saved")
         noise = model.noise_like(scale, 1, (height, width), rng)
-        previous, is_extra = previous_sample()
-        top, left = focused_corner() if is_extra else random_corner()
+        previous = previous_sample()
+        top, left = random_corner()
         for _ in range(config.d_steps):
             real_top, real_left = random_corner()
             real_window = _window(real, real_top, real_left, crop_h, crop_w)
