@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
     parser.add_argument("--out", default="ingan_bench", help="folder for models, outputs and results.json")
     parser.add_argument("--reuse", action="store_true", help="reuse trained models found in --out")
+    parser.add_argument("--set", help="JSON config overrides for a design experiment, e.g. '{\"lr\": 1e-4}'")
     parser.add_argument(
         "--singan", default=None, help="folder of SinGAN model folders places_{i}: score one sample (seed 0) per size"
     )
@@ -77,7 +78,9 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    overrides = {} if args.iterations is None else {"iterations": args.iterations}
+    overrides = json.loads(args.set) if args.set else {}
+    if args.iterations is not None:
+        overrides["iterations"] = args.iterations
     config = ingan.preset(args.preset, **overrides)
     singan_models = {}
     if args.singan is not None:

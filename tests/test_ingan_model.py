@@ -274,3 +274,27 @@ def test_discriminator_without_spectral_norm_trains_and_old_folders_keep_it():
     old = ingan.preset("fast").to_dict()
     del old["discriminator_spectral_norm"]  # a config.json written before this option
     assert ingan.InGANConfig.from_dict(old).discriminator_spectral_norm is True
+
+
+def test_gradient_channels_of_the_discriminator():
+    from patchdna.ingan.networks import with_gradients
+    from patchdna.ingan.training import Trainer
+
+    image = tiny_image()[:, :, :5, :6]
+    channels = with_gradients(image, 4.0)
+    assert channels.shape == (1, 9, 5, 6)
+    assert torch.equal(channels[:, :3], image)
+    assert torch.allclose(channels[:, 3:6, :, :5], 4 * (image[..., 1:] - image[..., :-1]))
+    assert torch.allclose(channels[:, 6:, :4], 4 * (image[..., 1:, :] - image[..., :-1, :]))
+    flat = torch.full((1, 3, 8, 8), 0.3)
+    assert with_gradients(flat, 4.0)[:, 3:].abs().max() == 0  # no edges, no gradient signal
+
+    config = ingan.preset("fast", **{**TINY, "iterations": 2, "discriminator_gradient_gain": 16.0})
+    trainer = Trainer(tiny_image(), config, torch.device("cpu"), seed=0)
+    assert trainer.discriminator.nets[0].net[0].in_channels == 9
+    assert all(np.isfinite(v) for v in trainer.step().values())
+    with pytest.raises(ConfigError, match="discriminator_gradient_gain"):
+        ingan.preset("fast", discriminator_gradient_gain=-1.0)
+    old = ingan.preset("fast").to_dict()
+    del old["discriminator_gradient_gain"]  # a config.json written before this option
+    assert ingan.InGANConfig.from_dict(old).discriminator_gradient_gain == 0.0

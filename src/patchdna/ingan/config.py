@@ -28,6 +28,8 @@ class InGANConfig:
     # Discriminator: one small net per scale, scale i sees the input shrunk by scale_factor**-i.
     discriminator_width: int = 64
     discriminator_spectral_norm: bool = True  # the paper's; off lets D saturate (see PatchDiscriminator)
+    # patchdna addition (0 = off, the paper): D also sees gain x the image's x/y differences (`with_gradients`)
+    discriminator_gradient_gain: float = 0.0
     scale_factor: float = 1.4
     min_discriminator_side: int = 16  # number of scales = ceil(log(crop / this) / log(scale_factor))
     # Training.
@@ -84,6 +86,8 @@ class InGANConfig:
             raise ConfigError(f"iterations must be >= 1, got {self.iterations}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
+        if self.discriminator_gradient_gain < 0:
+            raise ConfigError(f"discriminator_gradient_gain must be >= 0, got {self.discriminator_gradient_gain}")
         for name in ("decay_start", "curriculum_end", "equal_weights_at", "crop_swap_probability", "beta1"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:

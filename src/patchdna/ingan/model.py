@@ -41,7 +41,11 @@ def build_generator(config: InGANConfig) -> Generator:
 def build_discriminator(config: InGANConfig, crop_side: int) -> MultiScaleDiscriminator:
     scales = discriminator_scales(crop_side, config.min_discriminator_side, config.scale_factor)
     return MultiScaleDiscriminator(
-        scales, config.discriminator_width, config.scale_factor, config.discriminator_spectral_norm
+        scales,
+        config.discriminator_width,
+        config.scale_factor,
+        config.discriminator_spectral_norm,
+        config.discriminator_gradient_gain,
     )
 
 

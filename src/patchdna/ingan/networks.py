@@ -180,10 +180,11 @@ class PatchDiscriminator(nn.Module):
     tell real from fake patches within a short CPU schedule (with it, its LSGAN loss stayed near 0.25).
     """
 
-    def __init__(self, width: int = 64, spectral: bool = True) -> None:
+    def __init__(self, width: int = 64, spectral: bool = True, gradient_gain: float = 0.0) -> None:
         super().__init__()
+        self.gradient_gain = gradient_gain
         self.net = nn.Sequential(
-            _conv(3, width, 3, spectral=spectral),
+            _conv(9 if gradient_gain > 0 else 3, width, 3, spectral=spectral),
             nn.LeakyReLU(0.2, inplace=True),
             _conv(width, 2 * width, 3, spectral=spectral, stride=2),
             nn.LeakyReLU(0.2, inplace=True),
@@ -193,7 +194,22 @@ class PatchDiscriminator(nn.Module):
         )
 
     def forward(self, image: Tensor) -> Tensor:  # (B, 3, h, w) -> (B, 1, ceil(h/2), ceil(w/2)) in (0, 1)
+        if self.gradient_gain > 0:
+            image = with_gradients(image, self.gradient_gain)
         return torch.sigmoid(self.net(image))
+
+
+def with_gradients(image: Tensor, gain: float) -> Tensor:
+    """(B, 3, h, w) -> (B, 9, h, w): the image, then gain x its horizontal and vertical forward differences.
+
+    Why: a stretch shows as less gradient energy along one axis. Behind spectral norm (every layer's gain <= 1)
+    that difference is a tiny signal in raw pixels: a D trained only to tell 64 px crops from 2x-wide bicubic
+    stretches of them stayed at an LSGAN loss of 0.24 after 400 steps; with these channels (gain 16) it
+    reached 0.12-0.15 (BENCHMARKS.md).
+    """
+    dx = F.pad(image[..., :, 1:] - image[..., :, :-1], (0, 1, 0, 0), mode="replicate")
+    dy = F.pad(image[..., 1:, :] - image[..., :-1, :], (0, 0, 0, 1), mode="replicate")
+    return torch.cat([image, gain * dx, gain * dy], dim=1)
 
 
 def discriminator_scales(crop_side: int, min_side: int = 16, factor: float = 1.4) -> int:
@@ -217,10 +233,12 @@ def scale_weights(count: int, progress: float, equal_at: float, factor: float = 
 class MultiScaleDiscriminator(nn.Module):
     """D(y): weighted sum of per-scale patch maps; scale k sees y shrunk by factor**-k (antialiased)."""
 
-    def __init__(self, scales: int, width: int = 64, factor: float = 1.4, spectral: bool = True) -> None:
+    def __init__(
+        self, scales: int, width: int = 64, factor: float = 1.4, spectral: bool = True, gradient_gain: float = 0.0
+    ) -> None:
         super().__init__()
         self.factor = factor
-        self.nets = nn.ModuleList([PatchDiscriminator(width, spectral) for _ in range(scales)])
+        self.nets = nn.ModuleList([PatchDiscriminator(width, spectral, gradient_gain) for _ in range(scales)])
 
     def forward(self, image: Tensor, weights: list[float]) -> Tensor:
         """(B, 3, h, w) in [-1, 1] -> (B, 1, h', w') score map in (0, 1) at the finest map's size."""
