@@ -7,7 +7,21 @@ import re
 
 from patchdna.device import DEVICE_CHOICES
 
-__all__ = ["add_device_argument", "add_seed_argument", "parse_float_list", "parse_size"]
+__all__ = ["DefaultsHelpFormatter", "add_device_argument", "add_seed_argument", "parse_float_list", "parse_size"]
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where the help already says it or there is none to show.
+
+    argparse's own formatter appends "(default: None)" after "(default: the model's)" for optional values.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        if "(default:" in help_text or action.default is None:
+            return help_text
+        return super()._get_help_string(action)
+
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX,]\s*(\d+)\s*$")
 
@@ -39,7 +53,8 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
         "--device",
         default="auto",
         choices=DEVICE_CHOICES,
-        help="where to run: auto picks CUDA, then Apple MPS, then CPU (default: auto)",
+        # "%(default)s" (not the literal value) stops ArgumentDefaultsHelpFormatter from adding it a second time
+        help="where to run: auto picks CUDA, then Apple MPS, then CPU (default: %(default)s)",
     )
 
 
@@ -48,5 +63,5 @@ def add_seed_argument(parser: argparse.ArgumentParser, default: int | None = 0) 
         "--seed",
         type=int,
         default=default,
-        help=f"random seed; the same seed, device and inputs give the same result (default: {default})",
+        help="random seed; the same seed, device and inputs give the same result (default: %(default)s)",
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 from torch import Tensor
 
 from patchdna.assets import DEFAULT_IMAGE
-from patchdna.cli_args import add_device_argument, add_seed_argument
+from patchdna.cli_args import DefaultsHelpFormatter, add_device_argument, add_seed_argument
 from patchdna.device import resolve_device
 from patchdna.io import save_image
 from patchdna.singan import SinGAN, preset, reconstruction, sample, train
@@ -81,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="The main job end to end: train the fast SinGAN preset on the bundled public-domain image "
         "(Hubble eXtreme Deep Field, NASA), then write samples at several sizes, the reconstruction, a sample "
         "sheet and an animation into --out. Re-running continues or reuses the trained model.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--out", default="demo_output", help="output folder")
     parser.add_argument("--image", default=str(DEFAULT_IMAGE), help="train on this image instead of the bundled one")

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from patchdna.cli_args import add_device_argument, add_seed_argument
+from patchdna.cli_args import DefaultsHelpFormatter, add_device_argument, add_seed_argument
 from patchdna.device import resolve_device
 from patchdna.errors import ConfigError
 from patchdna.io import IMAGE_SUFFIXES, load_image, save_image
@@ -20,7 +20,7 @@ from patchdna.singan.superres import DEFAULT_DETAIL, super_resolve
 
 __all__ = ["APP_COMMANDS"]
 
-_FORMATTER = argparse.ArgumentDefaultsHelpFormatter
+_FORMATTER = DefaultsHelpFormatter
 _START_SCALE_HELP = (
     "scale (0 = coarsest .. number of scales - 1) at which the input is injected; lower changes more "
     "(layout and colours), higher keeps more of the input and changes only texture"

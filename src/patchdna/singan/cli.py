@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from patchdna.cli_args import add_device_argument, add_seed_argument, parse_size
+from patchdna.cli_args import DefaultsHelpFormatter, add_device_argument, add_seed_argument, parse_size
 from patchdna.device import resolve_device
 from patchdna.errors import ConfigError
 from patchdna.io import save_image
@@ -38,7 +38,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         description="Train a SinGAN on IMAGE and write the model folder DIR (config.json + model.safetensors), "
         "rewritten after every finished scale, with a preview sheet per scale in DIR/previews. "
         "An interrupted run continues with --resume.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("image", help="the training image (PNG, JPEG, WebP, TIFF, BMP; EXIF rotation applied)")
     parser.add_argument("--out", required=True, help="model folder to write")
@@ -92,7 +92,7 @@ def _add_sample(commands: argparse._SubParsersAction) -> None:
         help="write random samples from a trained model",
         description="Write NUM random samples of a trained SinGAN as PNG files, at any size or aspect ratio. "
         "Example: patchdna singan sample runs/photo --num 8 --scale-w 2 --out samples/",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("model", help="model folder written by `patchdna singan train`")
     parser.add_argument("--num", type=int, default=8, help="number of samples")

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from patchdna.cli_args import add_device_argument
+from patchdna.cli_args import DefaultsHelpFormatter, add_device_argument
 from patchdna.errors import PatchDNAError
 
 __all__ = ["launch", "register"]
@@ -90,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Serve a local web app to train SinGAN models, list, download and upload them, generate "
         "samples, harmonize, edit, paint-to-image, super-resolve and animate. One training runs at a time in a "
         "background worker; the others wait in a queue. Needs `pip install patchdna[ui]`.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument(
         "--host",
