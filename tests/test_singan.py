@@ -365,3 +365,34 @@ def test_crop_reconstruction_weight_applies_to_cropped_scales_only():
     assert singan.preset("paper").reconstruction_weight_at((188, 250)) == 10.0
     with pytest.raises(ConfigError, match="crop_reconstruction_weight"):
         singan.preset("fast", crop_reconstruction_weight=-1.0)
+
+
+@pytest.mark.parametrize("mode, draws_per_step", [("random", 2), ("fixed", 1)])
+def test_coarsest_reconstruction_noise_is_redrawn_each_step_only_when_random(
+    tmp_path, texture_tensor, monkeypatch, mode, draws_per_step
+):
+    # "random" (the official code's behaviour) draws a second z per coarsest step for the alpha x MSE term;
+    # "fixed" (the paper's text) reuses z* and draws only the adversarial z.
+    coarsest_draws = []
+    original = singan.SinGAN.noise_like
+
+    def counting(self, scale, batch, size, generator):
+        if scale == 0 and self.num_trained == 0:
+            coarsest_draws.append(size)
+        return original(self, scale, batch, size, generator)
+
+    monkeypatch.setattr(singan.SinGAN, "noise_like", counting)
+    config = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 5, "iteration_multipliers": ()})
+    config = config.replace(coarsest_reconstruction_noise=mode)
+    singan.train(texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False, preview=False)
+    assert len(coarsest_draws) == 5 * draws_per_step
+
+
+def test_coarsest_reconstruction_noise_default_validation_and_old_folders():
+    assert singan.preset("fast").coarsest_reconstruction_noise == "random"
+    assert singan.preset("paper").coarsest_reconstruction_noise == "random"  # what the official code does
+    old = singan.preset("fast").to_dict()
+    del old["coarsest_reconstruction_noise"]  # a folder written before the option existed still loads
+    assert config_from_dict(old).coarsest_reconstruction_noise == "random"
+    with pytest.raises(ConfigError, match="coarsest_reconstruction_noise"):
+        singan.preset("fast", coarsest_reconstruction_noise="zeros")

@@ -58,6 +58,12 @@ class SinGANConfig:
     # loss) between each generator step's fake and the real image of that scale, beside the critic's.
     patch_loss_weight: float = 0.0
     patch_loss_size: int = 7  # px, side of the patches that term compares
+    # Reconstruction noise of the coarsest scale during training. "random": a fresh z each iteration, as the
+    # official code does (it redraws z_opt every epoch at the coarsest scale, unlike the paper's text), so the
+    # alpha x MSE term pulls G(any z) towards the real image and free samples keep its global layout. "fixed":
+    # the paper's z*, which lets G memorise z* -> image while every other z maps to layout-free texture
+    # (patchdna before session 7; BENCHMARKS.md).
+    coarsest_reconstruction_noise: Literal["random", "fixed"] = "random"
     init_from_previous: bool = True  # a scale of the same width starts from the previous scale's weights
     # Speed (patchdna additions; off in `paper`)
     crop_size: int | None = None  # train scales larger than this on random crops of this side (px)
@@ -96,6 +102,10 @@ class SinGANConfig:
             (3 <= self.patch_loss_size <= 15, f"patch_loss_size must be in 3..15, got {self.patch_loss_size}"),
             (self.crop_size is None or self.crop_size >= 16, f"crop_size must be >= 16, got {self.crop_size}"),
             (self.sample_pool >= 0, f"sample_pool must be >= 0, got {self.sample_pool}"),
+            (
+                self.coarsest_reconstruction_noise in ("random", "fixed"),
+                f"coarsest_reconstruction_noise must be random or fixed, got {self.coarsest_reconstruction_noise!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:

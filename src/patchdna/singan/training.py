@@ -4,7 +4,10 @@ Per scale n (paper section 2 and the official code, without its in-place bug):
   1. inputs from below: the upsampled reconstruction up(x_rec_{n+1}) and, per step, an upsampled random sample;
   2. sigma_n = noise_amplitude_weight x RMSE(real_n, up(x_rec_{n+1})) (1 at the coarsest scale);
   3. each iteration: `d_steps` critic steps (WGAN-GP, per-pixel gradient norm), then `g_steps` generator
-     steps (adversarial + alpha x MSE reconstruction from the fixed noise), each recomputing the fake;
+     steps (adversarial + alpha x MSE reconstruction from the fixed noise), each recomputing the fake. At the
+     coarsest scale the reconstruction noise is redrawn every step by default, as the official code does
+     (`coarsest_reconstruction_noise`): MSE(G(z), x_N) for every z is what keeps the global layout in free
+     samples, while a fixed z* lets G memorise z* -> x_N and map every other z to layout-free texture;
   4. the finished networks are frozen, appended to the model and the model folder is rewritten, so an
      interrupted run resumes from the last finished scale (`resume=True`).
 patchdna's speed options (off in the `paper` preset): `crop_size` trains large scales on random windows
@@ -178,6 +181,8 @@ def _train_scale(
                 loss_patch = patch_swd_loss(fake, real, config.patch_loss_size, generator=rng)
             loss_rec = torch.zeros((), device=device)
             if alpha > 0:
+                if scale == 0 and config.coarsest_reconstruction_noise == "random":
+                    reconstruction_noise = model.noise_like(0, 1, (height, width), rng)
                 reconstruction = fake_window(reconstruction_noise, previous_reconstruction, top, left)
                 loss_rec = F.mse_loss(reconstruction, _window(real, top, left, crop_h, crop_w))
             (loss_adv + config.patch_loss_weight * loss_patch + alpha * loss_rec).backward()
