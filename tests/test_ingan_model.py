@@ -298,3 +298,24 @@ def test_gradient_channels_of_the_discriminator():
     old = ingan.preset("fast").to_dict()
     del old["discriminator_gradient_gain"]  # a config.json written before this option
     assert ingan.InGANConfig.from_dict(old).discriminator_gradient_gain == 0.0
+
+
+def test_derivative_loss_is_validated_logged_when_weighted_and_old_folders_load_without_it():
+    from patchdna.ingan.training import Trainer
+
+    assert ingan.preset("paper").derivative_loss_weight == 0.0  # not in the paper
+    for bad, match in (
+        ({"derivative_loss_weight": -1.0}, "derivative_loss_weight"),
+        ({"derivative_loss_levels": 0}, "levels"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            ingan.preset("fast", **bad)
+    for weight, logged in ((0.0, False), (1.0, True)):
+        config = ingan.preset("fast", **{**TINY, "iterations": 2, "derivative_loss_weight": weight})
+        losses = Trainer(tiny_image(), config, torch.device("cpu"), seed=0).step()
+        assert ("derivative" in losses) is logged
+        assert all(np.isfinite(v) for v in losses.values())
+    old = ingan.preset("fast").to_dict()
+    for key in ("derivative_loss_weight", "derivative_loss_levels"):
+        del old[key]  # a config.json written before this option
+    assert ingan.InGANConfig.from_dict(old).derivative_loss_weight == 0.0

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from images_fixtures import make_texture
 
-from patchdna.ops import patch_swd_loss
+from patchdna.ops import axis_derivative_loss, patch_swd_loss
 
 
 def _texture(height: int, width: int) -> torch.Tensor:
@@ -81,3 +81,37 @@ def test_patch_swd_loss_matches_the_unfold_and_sort_formulation(fake_shape, real
         results.append((loss.detach(), fake.grad))
     assert torch.allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-7)
     assert torch.allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-8)
+
+
+def test_axis_derivative_loss_sees_stretches_and_squeezes_but_not_a_tiling():
+    real = _texture(48, 48)
+    assert axis_derivative_loss(real, real).item() == pytest.approx(0.0, abs=1e-7)
+    tiled = torch.cat([real, real], dim=-1)  # the same local structure, twice as wide: not stretched
+    stretched = F.interpolate(real, size=(48, 96), mode="bicubic", align_corners=False)
+    squeezed = F.interpolate(real, size=(48, 24), mode="bicubic", align_corners=False, antialias=True)
+    loss_tiled = axis_derivative_loss(tiled, real).item()
+    assert axis_derivative_loss(stretched, real).item() > 3 * max(loss_tiled, 1e-3)
+    assert axis_derivative_loss(squeezed, real).item() > 3 * max(loss_tiled, 1e-3)
+    # in units of the real derivatives' spread: the same contrast change of both images leaves it unchanged
+    assert axis_derivative_loss(0.5 * stretched, 0.5 * real).item() == pytest.approx(
+        axis_derivative_loss(stretched, real).item(), rel=0.05
+    )
+
+
+def test_axis_derivative_loss_gradient_unstretches_a_fake():
+    real = _texture(32, 32)
+    fake = F.interpolate(real, size=(32, 64), mode="bilinear", align_corners=False).requires_grad_(True)
+    optimizer = torch.optim.Adam([fake], lr=0.05)
+    first = None
+    for _ in range(100):
+        optimizer.zero_grad()
+        loss = axis_derivative_loss(fake, real, levels=2)
+        loss.backward()
+        optimizer.step()
+        first = loss.item() if first is None else first
+    assert loss.item() < 0.5 * first
+
+
+def test_axis_derivative_loss_refuses_no_levels():
+    with pytest.raises(ValueError, match="levels"):
+        axis_derivative_loss(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8), levels=0)

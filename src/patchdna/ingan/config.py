@@ -57,6 +57,12 @@ class InGANConfig:
     patch_loss_weight: float = 0.0
     patch_loss_levels: int = 2
     patch_loss_size: int = 7  # px, side of the patches that term compares
+    # Weight of a loss between the distributions of horizontal (and, apart, vertical) derivatives of every retarget
+    # G(x; T) and its input x, at `derivative_loss_levels` pyramid levels (`ops.axis_derivative_loss`). Not in the
+    # paper: a stretch shrinks the derivatives along its axis, a squeeze enlarges them, so this prior asks G to
+    # make new content instead. It is close kin to the benchmark's anisotropy ruler (docs/ingan.md).
+    derivative_loss_weight: float = 0.0
+    derivative_loss_levels: int = 3
     input_noise: float = 1 / 255  # uniform noise amplitude added to the inputs of G and D
     # Bookkeeping.
     checkpoint_every: int = 2_000
@@ -108,6 +114,10 @@ class InGANConfig:
             raise ConfigError(f"patch_loss_levels must lie in 1..4, got {self.patch_loss_levels}")
         if not 3 <= self.patch_loss_size <= 15:
             raise ConfigError(f"patch_loss_size must lie in 3..15, got {self.patch_loss_size}")
+        if self.derivative_loss_weight < 0:
+            raise ConfigError(f"derivative_loss_weight must be >= 0, got {self.derivative_loss_weight}")
+        if not 1 <= self.derivative_loss_levels <= 6:
+            raise ConfigError(f"derivative_loss_levels must lie in 1..6, got {self.derivative_loss_levels}")
         if self.checkpoint_every < 1 or self.preview_every < 1:
             raise ConfigError("checkpoint_every and preview_every must be >= 1")
 

@@ -32,7 +32,7 @@ from patchdna.ingan.config import InGANConfig, preset
 from patchdna.ingan.model import InGANModel, build_discriminator, build_generator
 from patchdna.ingan.networks import Generator, MultiScaleDiscriminator, scale_weights
 from patchdna.io import load_image, save_image
-from patchdna.ops.losses import lsgan_loss, patch_swd_loss
+from patchdna.ops.losses import axis_derivative_loss, lsgan_loss, patch_swd_loss
 from patchdna.ops.resize import resize
 from patchdna.ops.warp import shift_homography
 from patchdna.video import image_grid
@@ -167,6 +167,9 @@ class Trainer:
         if config.patch_loss_weight > 0:
             patch = self.patch_loss(fake, source)
             loss_g = loss_g + config.patch_loss_weight * patch
+        if config.derivative_loss_weight > 0:
+            derivative = axis_derivative_loss(fake, source, config.derivative_loss_levels)
+            loss_g = loss_g + config.derivative_loss_weight * derivative
         if config.identity_weight > 0:
             identity = F.l1_loss(self.generator(self.noisy(source)), source)
             loss_g = loss_g + config.identity_weight * identity
@@ -188,6 +191,8 @@ class Trainer:
             losses["identity"] = identity.item()
         if config.patch_loss_weight > 0:
             losses["patch"] = patch.item()
+        if config.derivative_loss_weight > 0:
+            losses["derivative"] = derivative.item()
         # 3. After the curriculum: train the inverse direction alone on the detached output.
         if config.extra_inverse_step and self.progress() >= config.curriculum_end:
             inverse_rec = F.l1_loss(self.generator(fake.detach(), crop_hw, inverse), source)
