@@ -158,6 +158,7 @@ _FAST = InGANConfig(
     extra_inverse_step=False,  # G(G(x; T); T^-1) already trains the inverse; the extra pass costs ~25% per step
     # patch_loss_weight stays 0: at 4 (7 images, 2,000 iterations) shapes were not kept better and the nearest-patch
     # BDS got worse in 26 of 35 retargets; only the patch-SWD ruler, its own family, improved (BENCHMARKS.md).
+    # derivative_loss_weight stays 0: at 1 and 10 (places0) G did not keep shapes; it could not minimise the term.
     checkpoint_every=500,
     preview_every=500,
 )
