@@ -143,6 +143,14 @@ def test_samples_differ_and_start_scale_keeps_layout(tiny_model):
         singan.sample(model, 1, start_scale=7)
 
 
+def test_generate_refuses_a_size_list_of_the_wrong_length(tiny_model):
+    model = tiny_model[0]
+    sizes = model.sizes[: model.num_trained]
+    assert model.generate(1, sizes=sizes, generator=torch.Generator().manual_seed(0)).shape[-2:] == sizes[-1]
+    with pytest.raises(ConfigError, match="one \\(height, width\\) per trained scale"):
+        model.generate(1, sizes=sizes[:-1])
+
+
 def test_sample_with_the_training_seed_is_not_the_reconstruction(tiny_model):
     # The model was trained with seed 0; its fixed noise z* must not be the first draw of sample(seed=0).
     model = tiny_model[0]

@@ -159,6 +159,10 @@ class SinGAN(nn.Module):
         if self.num_trained == 0:
             raise ModelFolderError("this model has no trained scale yet")
         sizes = list(sizes) if sizes is not None else self.sizes[: self.num_trained]
+        if len(sizes) != self.num_trained:
+            raise ConfigError(
+                f"sizes must give one (height, width) per trained scale ({self.num_trained}), got {len(sizes)}"
+            )
         if not 0 <= start_scale < self.num_trained:
             raise ConfigError(f"start scale must be in 0..{self.num_trained - 1}, got {start_scale}")
         device = self.real.device
