@@ -178,8 +178,6 @@ def run_seeds(args, models: Path, out: Path, kind: str) -> list[dict]:
         reference = fit(load_image(reference_path), model.sizes[-1])
         k = len(model.sizes) - 2
         options = {"fine_tune": True, "fine_tune_iterations": args.fine_tune} if args.fine_tune else {}
-        if args.fine_tune and args.fine_tune_runs > 1:
-            options["fine_tune_runs"] = args.fine_tune_runs
         tiles.append(reference)
         for seed in parse_seeds(args.seeds):
             started = time.process_time()
@@ -201,8 +199,7 @@ def run_seeds(args, models: Path, out: Path, kind: str) -> list[dict]:
                 + f"  ({row['cpu_s']:.0f} CPU s)",
                 flush=True,
             )
-    runs = f"x{args.fine_tune_runs}" if args.fine_tune and args.fine_tune_runs > 1 else ""
-    label = f"ft {args.fine_tune}{runs}" if args.fine_tune else "plain"
+    label = f"ft {args.fine_tune}" if args.fine_tune else "plain"
     print(f"{kind}: patch SWD inside the dilated mask vs the background image, k = N-2; sheet columns: {label}")
     for name in dict.fromkeys(row["example"] for row in rows):
         mine = [row for row in rows if row["example"] == name]
@@ -210,8 +207,7 @@ def run_seeds(args, models: Path, out: Path, kind: str) -> list[dict]:
         wins = sum(row[column] < row["naive"] for row in mine)
         scores = " / ".join(f"{row[column]:.3f}" for row in mine)
         print(f"  {name:<16} naive {mine[0]['naive']:.3f}  {label}: {scores}  (better on {wins} of {len(mine)})")
-    suffix = f"_{args.fine_tune_runs}runs" if runs else ""
-    sheet(tiles, 1 + len(parse_seeds(args.seeds)), out / f"singan_{kind}_seeds{suffix}.png")
+    sheet(tiles, 1 + len(parse_seeds(args.seeds)), out / f"singan_{kind}_seeds.png")
     return rows
 
 
@@ -271,9 +267,6 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument(
         "--fine-tune", type=int, default=0, help="also harmonize/edit after N fine-tuning steps of the finest scale"
-    )
-    parser.add_argument(
-        "--fine-tune-runs", type=int, default=1, help="average the weights of this many fine-tuning runs (a soup)"
     )
     parser.add_argument("--seeds", help="seed check at k = N-2 for these seeds ('0-4' or '0,2') instead of the sheets")
     parser.add_argument("--examples", help="only these references (file stems, comma-separated, e.g. stone_edit)")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 import torch
@@ -13,11 +11,8 @@ from PIL import Image
 from patchdna import singan
 from patchdna.cli import main
 from patchdna.errors import ConfigError, InputImageError
-from patchdna.singan.networks import StageGenerator
 from patchdna.singan.superres import sr_config, sr_steps
 from patchdna.video import read_video_frames
-
-harmonize_module = importlib.import_module("patchdna.singan.harmonize")  # the package's `harmonize` is the function
 
 TINY = dict(min_size=12, max_size=40, num_scales=3, iterations=12, crop_size=24, sample_pool=3)
 SIZE = (32, 40)
@@ -152,29 +147,6 @@ def test_harmonize_fine_tune_and_edit(tiny):
     assert torch.equal(singan.edit(model, _image(), _box_mask(*SIZE), start_scale=1).raw, edited.raw)
     with pytest.raises(ConfigError, match=">= 1 iteration"):  # 0 is a mistake, not "the default"
         singan.edit(model, _image(), _box_mask(*SIZE), start_scale=1, fine_tune=True, fine_tune_iterations=0)
-
-
-def test_fine_tune_runs_average_the_generators(tiny):
-    model, _ = tiny
-    options = dict(start_scale=1, fine_tune=True, fine_tune_iterations=3, seed=4)
-    soup = singan.edit(model, _image(), _box_mask(*SIZE), fine_tune_runs=2, **options)
-    _check(soup.raw, (1, 3, *SIZE))
-    single = singan.edit(model, _image(), _box_mask(*SIZE), **options)
-    assert torch.equal(singan.edit(model, _image(), _box_mask(*SIZE), fine_tune_runs=1, **options).raw, single.raw)
-    assert not torch.equal(soup.raw, single.raw)
-    with pytest.raises(ConfigError, match="fine_tune_runs"):
-        singan.edit(model, _image(), _box_mask(*SIZE), start_scale=1, fine_tune=True, fine_tune_runs=0)
-    # the averaging: parameters and batch-norm statistics are means, the batch counter is kept
-    runs = [StageGenerator(width=8, num_layers=3) for _ in range(2)]
-    for index, run in enumerate(runs):
-        noisy = torch.randn(2, 3, 12, 12) + index
-        run.train()(noisy, noisy)  # different running statistics
-    merged = StageGenerator(width=8, num_layers=3)
-    harmonize_module._average_into(merged, runs)
-    states = [run.state_dict() for run in runs]
-    for key, value in merged.state_dict().items():
-        expected = (states[0][key] + states[1][key]) / 2 if value.is_floating_point() else states[0][key]
-        assert torch.allclose(value, expected), key
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA"])

@@ -11,9 +11,6 @@ Procedure (official harmonization.py / editing.py):
 Optional (ConSinGAN's idea): fine-tune the finest scale on inputs made from the naive image
 (half of its lower-scale inputs are the naive image pushed through scales k..N-1), against the real image's
 critic, so that generator learns to turn this very paste into the image's texture.
-With fine_tune_runs = K > 1, K fine-tuning runs (seeds seed + 1000 i) start from the same weights and their
-finest generators are averaged (a "model soup", Wortsman et al. 2022): where one run ends up depends on its
-seed, and the average of runs that share a starting point lands near the middle of them.
 """
 
 from __future__ import annotations
@@ -21,9 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from patchdna.errors import ConfigError
 from patchdna.ops import resize
 from patchdna.singan._apps import (
     ImageLike,
@@ -70,7 +66,6 @@ def harmonize(
     fine_tune: bool = False,
     seed: int = 0,
     fine_tune_iterations: int | None = None,
-    fine_tune_runs: int = 1,
     show_progress: bool = False,
 ) -> AppResult:
     """Blend a naively pasted object into the model's image style.
@@ -79,21 +74,11 @@ def harmonize(
     [0, 1] or a file (8-bit, RGB or alpha), 1 on the pasted object, any size. start_scale k in
     0..num_scales-1: lower k changes the object more (colours and shape), higher k only its texture.
     fine_tune: first retrain the finest scale for `fine_tune_iterations` steps (default: the model's
-    iterations per scale) on this naive image (see the module docstring); fine_tune_runs > 1 averages the
-    weights of that many fine-tuning runs (that many times slower).
+    iterations per scale) on this naive image (see the module docstring).
     An empty mask raises ConfigError; an all-ones mask regenerates the whole image (blended == raw).
     """
     return _inject_and_blend(
-        model,
-        naive,
-        mask,
-        start_scale,
-        seed,
-        HARMONIZATION_RADIUS,
-        fine_tune,
-        fine_tune_iterations,
-        fine_tune_runs,
-        show_progress,
+        model, naive, mask, start_scale, seed, HARMONIZATION_RADIUS, fine_tune, fine_tune_iterations, show_progress
     )
 
 
@@ -106,7 +91,6 @@ def edit(
     fine_tune: bool = False,
     seed: int = 0,
     fine_tune_iterations: int | None = None,
-    fine_tune_runs: int = 1,
     show_progress: bool = False,
 ) -> AppResult:
     """Make an edit of the training image (a region copied, moved or recoloured) look seamless.
@@ -115,16 +99,7 @@ def edit(
     250 px); fine_tune retrains the finest scale on this edited image.
     """
     return _inject_and_blend(
-        model,
-        edited,
-        mask,
-        start_scale,
-        seed,
-        EDITING_RADIUS,
-        fine_tune,
-        fine_tune_iterations,
-        fine_tune_runs,
-        show_progress,
+        model, edited, mask, start_scale, seed, EDITING_RADIUS, fine_tune, fine_tune_iterations, show_progress
     )
 
 
@@ -137,11 +112,8 @@ def _inject_and_blend(
     radius: float,
     fine_tune: bool,
     fine_tune_iterations: int | None,
-    fine_tune_runs: int,
     show_progress: bool,
 ) -> AppResult:
-    if fine_tune_runs < 1:
-        raise ConfigError(f"fine_tune_runs must be >= 1, got {fine_tune_runs}")
     model = as_model(model_like)
     start_scale = check_start_scale(model, start_scale)
     reference = reference_at(model, as_image(reference_like, "reference image"))  # [-1, 1], finest size
@@ -153,21 +125,15 @@ def _inject_and_blend(
     if fine_tune:
         last = model.num_trained - 1
         naive_inputs = _inputs_at_finest(model, start, start_scale, seed, count=4)
-        runs = [
-            retrain_scale(
-                model,
-                last,
-                iterations=model.config.iterations if fine_tune_iterations is None else fine_tune_iterations,
-                seed=seed + 1000 * run,
-                extra_inputs=naive_inputs,
-                description="fine-tune" if fine_tune_runs == 1 else f"fine-tune {run + 1}/{fine_tune_runs}",
-                show_progress=show_progress,
-            )
-            for run in range(fine_tune_runs)
-        ]
-        model = runs[0]
-        if fine_tune_runs > 1:
-            _average_into(model.generators[last], [tuned.generators[last] for tuned in runs])
+        model = retrain_scale(
+            model,
+            last,
+            iterations=model.config.iterations if fine_tune_iterations is None else fine_tune_iterations,
+            seed=seed,
+            extra_inputs=naive_inputs,
+            description="fine-tune",
+            show_progress=show_progress,
+        )
     with torch.no_grad():
         raw = model.generate(
             1, start_scale=start_scale, start_image=start, generator=torch.Generator().manual_seed(seed)
@@ -176,17 +142,6 @@ def _inject_and_blend(
     mask = mask.cpu()
     blended = (1 - mask) * reference_unit + mask * raw_unit
     return AppResult(blended=blended, raw=raw_unit, mask=mask)
-
-
-@torch.no_grad()
-def _average_into(target: nn.Module, modules: list[nn.Module]) -> None:
-    """Set target's floating-point parameters and buffers (batch-norm statistics too) to the modules' mean."""
-    states = [module.state_dict() for module in modules]
-    averaged = {
-        key: torch.stack([state[key] for state in states]).mean(dim=0) if value.is_floating_point() else value
-        for key, value in states[0].items()
-    }
-    target.load_state_dict(averaged)
 
 
 @torch.no_grad()
