@@ -3,6 +3,10 @@ issue-3 quality checks for harmonization, editing and animation printed as table
 
 Models are trained once (fast preset, or lighter with --iterations / --max-size) into --models and reused.
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/singan_apps_gallery.py --iterations 150 --max-size 160
+Seed check of harmonization/editing at k = N-2 (naive, plain and, with --fine-tune, fine-tuned; one row per
+example and seed, and a sheet <out>/singan_<app>_seeds.png), on a subset of the examples:
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/singan_apps_gallery.py --apps edit --fine-tune 200 \
+        --seeds 0-4 --examples stone_edit,tree_edit --out runs/seeds
 
 Checks (patchdna.metrics.patch_swd, lower = closer to the background's patch distribution):
 - harmonization/editing: SWD of the crop of the dilated mask's bounding box (grown to >= 32 px per side) of the
@@ -131,6 +135,8 @@ def run_blend(args, models: Path, out: Path, kind: str) -> list[dict]:
     blend = harmonize if kind == "harmonize" else edit
     tiles, rows = [], []
     for name, image, reference_path, mask_path in examples:
+        if not selected(args, reference_path):
+            continue
         model = get_model(name, image, models, base_config(args), args.seed)
         size = model.sizes[-1]
         background = to_unit_real(model)
@@ -159,6 +165,63 @@ def run_blend(args, models: Path, out: Path, kind: str) -> list[dict]:
         verdict = f"{plain} / {min(tuned) < row['naive']}" if tuned else f"{plain} / -"
         print(f"{row['example']:<32}" + "".join(f"{row[k]:9.3f}" for k in keys) + f"  {verdict}")
     return rows
+
+
+def run_seeds(args, models: Path, out: Path, kind: str) -> list[dict]:
+    """Naive / plain / fine-tuned scores at k = N-2 for each seed of --seeds, on the --examples subset."""
+    examples = [e for e in (HARMONIZATION if kind == "harmonize" else EDITING) if selected(args, e[2])]
+    blend = harmonize if kind == "harmonize" else edit
+    tiles, rows = [], []
+    for name, image, reference_path, mask_path in examples:
+        model = get_model(name, image, models, base_config(args), args.seed)
+        background = to_unit_real(model)
+        reference = fit(load_image(reference_path), model.sizes[-1])
+        k = len(model.sizes) - 2
+        options = {"fine_tune": True, "fine_tune_iterations": args.fine_tune} if args.fine_tune else {}
+        tiles.append(reference)
+        for seed in parse_seeds(args.seeds):
+            started = time.process_time()
+            plain = blend(model, reference, load_mask(mask_path), start_scale=k, seed=seed)
+            row = {"example": f"{reference_path.stem}", "seed": seed, "k": k}
+            row["naive"] = masked_swd(background, reference, plain.mask)
+            row["plain"] = masked_swd(background, plain.blended, plain.mask)
+            if args.fine_tune:
+                tuned = blend(model, reference, load_mask(mask_path), start_scale=k, seed=seed, **options)
+                row["ft"] = masked_swd(background, tuned.blended, plain.mask)
+                tiles.append(tuned.blended)
+            else:
+                tiles.append(plain.blended)
+            row["cpu_s"] = time.process_time() - started
+            rows.append(row)
+            print(
+                f"{kind} {row['example']:<16} seed {seed} k={k}: naive {row['naive']:.3f}  plain {row['plain']:.3f}"
+                + (f"  ft {row['ft']:.3f}" if "ft" in row else "")
+                + f"  ({row['cpu_s']:.0f} CPU s)",
+                flush=True,
+            )
+    label = f"ft {args.fine_tune}" if args.fine_tune else "plain"
+    print(f"{kind}: patch SWD inside the dilated mask vs the background image, k = N-2; sheet columns: {label}")
+    for name in dict.fromkeys(row["example"] for row in rows):
+        mine = [row for row in rows if row["example"] == name]
+        column = "ft" if args.fine_tune else "plain"
+        wins = sum(row[column] < row["naive"] for row in mine)
+        scores = " / ".join(f"{row[column]:.3f}" for row in mine)
+        print(f"  {name:<16} naive {mine[0]['naive']:.3f}  {label}: {scores}  (better on {wins} of {len(mine)})")
+    sheet(tiles, 1 + len(parse_seeds(args.seeds)), out / f"singan_{kind}_seeds.png")
+    return rows
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-4' or '0,3,7' -> the seeds."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        seeds += list(range(int(low), int(high or low) + 1))
+    return seeds
+
+
+def selected(args, reference_path: Path) -> bool:
+    return not args.examples or reference_path.stem in args.examples.split(",")
 
 
 def run_animation(args, models: Path, out: Path) -> None:
@@ -205,6 +268,8 @@ def main() -> None:
     parser.add_argument(
         "--fine-tune", type=int, default=0, help="also harmonize/edit after N fine-tuning steps of the finest scale"
     )
+    parser.add_argument("--seeds", help="seed check at k = N-2 for these seeds ('0-4' or '0,2') instead of the sheets")
+    parser.add_argument("--examples", help="only these references (file stems, comma-separated, e.g. stone_edit)")
     parser.add_argument("--models", default="runs/gallery_models", help="cache of trained models")
     parser.add_argument("--out", default="docs/gallery")
     parser.add_argument("--seed", type=int, default=0)
@@ -216,10 +281,9 @@ def main() -> None:
         run_sr(args, models, out)
     if "paint" in apps:
         run_paint(args, models, out)
-    if "harmonize" in apps:
-        run_blend(args, models, out, "harmonize")
-    if "edit" in apps:
-        run_blend(args, models, out, "edit")
+    for kind in ("harmonize", "edit"):
+        if kind in apps:
+            (run_seeds if args.seeds else run_blend)(args, models, out, kind)
     if "animate" in apps:
         run_animation(args, models, out)
     print(f"total {time.perf_counter() - started:.0f} s wall, {time.process_time() - cpu:.0f} CPU s")
