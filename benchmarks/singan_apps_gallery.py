@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from singan_places import parse_range
 
 from patchdna.io import load_image, load_mask, save_image
 from patchdna.metrics import patch_swd
@@ -177,16 +178,23 @@ def run_seeds(args, models: Path, out: Path, kind: str) -> list[dict]:
         background = to_unit_real(model)
         reference = fit(load_image(reference_path), model.sizes[-1])
         k = len(model.sizes) - 2
-        options = {"fine_tune": True, "fine_tune_iterations": args.fine_tune} if args.fine_tune else {}
         tiles.append(reference)
-        for seed in parse_seeds(args.seeds):
+        for seed in parse_range(args.seeds):
             started = time.process_time()
             plain = blend(model, reference, load_mask(mask_path), start_scale=k, seed=seed)
             row = {"example": f"{reference_path.stem}", "seed": seed, "k": k}
             row["naive"] = masked_swd(background, reference, plain.mask)
             row["plain"] = masked_swd(background, plain.blended, plain.mask)
             if args.fine_tune:
-                tuned = blend(model, reference, load_mask(mask_path), start_scale=k, seed=seed, **options)
+                tuned = blend(
+                    model,
+                    reference,
+                    load_mask(mask_path),
+                    start_scale=k,
+                    seed=seed,
+                    fine_tune=True,
+                    fine_tune_iterations=args.fine_tune,
+                )
                 row["ft"] = masked_swd(background, tuned.blended, plain.mask)
                 tiles.append(tuned.blended)
             else:
@@ -207,17 +215,8 @@ def run_seeds(args, models: Path, out: Path, kind: str) -> list[dict]:
         wins = sum(row[column] < row["naive"] for row in mine)
         scores = " / ".join(f"{row[column]:.3f}" for row in mine)
         print(f"  {name:<16} naive {mine[0]['naive']:.3f}  {label}: {scores}  (better on {wins} of {len(mine)})")
-    sheet(tiles, 1 + len(parse_seeds(args.seeds)), out / f"singan_{kind}_seeds.png")
+    sheet(tiles, 1 + len(parse_range(args.seeds)), out / f"singan_{kind}_seeds.png")
     return rows
-
-
-def parse_seeds(text: str) -> list[int]:
-    """'0-4' or '0,3,7' -> the seeds."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        seeds += list(range(int(low), int(high or low) + 1))
-    return seeds
 
 
 def selected(args, reference_path: Path) -> bool:
