@@ -404,3 +404,58 @@ def test_coarsest_reconstruction_noise_default_validation_and_old_folders():
     assert config_from_dict(old).coarsest_reconstruction_noise == "random"
     with pytest.raises(ConfigError, match="coarsest_reconstruction_noise"):
         singan.preset("fast", coarsest_reconstruction_noise="zeros")
+
+
+@pytest.mark.parametrize("every, expected_calls", [(1, 7), (3, 3)])
+def test_gradient_penalty_every_kth_critic_step(tmp_path, texture_tensor, monkeypatch, every, expected_calls):
+    from patchdna.singan import training
+
+    calls = []
+    original = training.gradient_penalty
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(training, "gradient_penalty", counting)
+    config = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 7, "iteration_multipliers": ()})
+    config = config.replace(gradient_penalty_every=every)
+    singan.train(texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False, preview=False)
+    assert len(calls) == 2 * expected_calls  # steps 0, k, 2k, ... of each of the 2 scales
+
+
+def test_gradient_penalty_every_validation_and_old_folders():
+    assert singan.preset("paper").gradient_penalty_every == 1  # the official code: every critic step
+    old = singan.preset("fast").to_dict()
+    del old["gradient_penalty_every"]  # a folder written before the option existed still loads
+    assert config_from_dict(old).gradient_penalty_every == 1
+    with pytest.raises(ConfigError, match="gradient_penalty_every"):
+        singan.preset("fast", gradient_penalty_every=0)
+
+
+@pytest.mark.parametrize("norm, batched", [("instance", True), ("none", True), ("batch", False)])
+def test_critic_scores_real_and_fake_in_one_call_only_with_a_per_sample_norm(
+    tmp_path, texture_tensor, monkeypatch, norm, batched
+):
+    from patchdna.singan.networks import StageDiscriminator, StageGenerator
+
+    # Per-sample norms give each item the same output alone or in a batch (what makes batching exact) ...
+    torch.manual_seed(0)
+    a, b = torch.randn(1, 3, 20, 24), torch.randn(1, 3, 20, 24)
+    pair = torch.cat([a, b])
+    critic, generator = StageDiscriminator(norm=norm), StageGenerator(norm=norm)
+    assert torch.allclose(critic(a), critic(pair)[:1], atol=1e-5) == batched
+    assert torch.allclose(generator(a, a), generator(pair, pair)[:1], atol=1e-5) == batched
+    # ... so training batches the critic's real and fake (and G's fake and reconstruction) only then.
+    batch_sizes = []
+    original = StageDiscriminator.forward
+
+    def recording(self, image):
+        batch_sizes.append(image.shape[0])
+        return original(self, image)
+
+    monkeypatch.setattr(StageDiscriminator, "forward", recording)
+    config = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 2, "iteration_multipliers": ()})
+    config = config.replace(norm=norm, crop_norm=None)
+    singan.train(texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False, preview=False)
+    assert (2 in batch_sizes) == batched

@@ -53,6 +53,10 @@ class SinGANConfig:
     # alpha 10 left the fine reconstructions worse than their upsampled input (the critic's pull wins).
     crop_reconstruction_weight: float | None = None
     gradient_penalty_weight: float = 0.1
+    # patchdna addition (1 in `paper`): compute the gradient penalty on every k-th critic step only, weighted
+    # k times (lazy regularisation, StyleGAN2, Karras et al. 2020). The penalty's double backward is about a
+    # third of a SinGAN step; the Lipschitz pull it exerts changes slowly, so a sparser, stronger dose suffices.
+    gradient_penalty_every: int = 1
     noise_amplitude_weight: float = 0.1  # sigma_n = weight x RMSE(real_n, up(reconstruction_{n+1}))
     # patchdna addition (0 in `paper`): weight of a patch sliced-Wasserstein term (ops.patch_swd_loss, GPDM's
     # loss) between each generator step's fake and the real image of that scale, beside the critic's.
@@ -97,6 +101,10 @@ class SinGANConfig:
             (
                 self.crop_reconstruction_weight is None or self.crop_reconstruction_weight >= 0,
                 "crop_reconstruction_weight must be None or >= 0",
+            ),
+            (
+                self.gradient_penalty_every >= 1,
+                f"gradient_penalty_every must be >= 1, got {self.gradient_penalty_every}",
             ),
             (self.patch_loss_weight >= 0, f"patch_loss_weight must be >= 0, got {self.patch_loss_weight}"),
             (3 <= self.patch_loss_size <= 15, f"patch_loss_size must be in 3..15, got {self.patch_loss_size}"),

@@ -139,10 +139,16 @@ def _train_scale(
 
     def fake_window(noise: Tensor, previous: Tensor, top: int, left: int) -> Tensor:
         # The padded full-size input is cut with a `pad` margin, so the valid convolutions see exactly the
-        # context they would see on the whole image.
+        # context they would see on the whole image. noise and previous: (B, 3, h_n, w_n), B >= 1.
         padded = F.pad(amplitude * noise + previous, (pad, pad, pad, pad), mode=pad_mode)
         window = _window(padded, top, left, crop_h + 2 * pad, crop_w + 2 * pad)
         return generator.residual(window) + _window(previous, top, left, crop_h, crop_w)
+
+    # With a per-sample norm (instance or none) a network gives each batch item the same output alone or in a
+    # batch, so the critic scores real and fake in one call and the generator makes the fake and the
+    # reconstruction in one call: fewer, larger kernels (the coarse scales are bound by per-call overhead).
+    # BatchNorm (the `paper` preset) normalises over the batch, so there the calls stay separate.
+    batched = config.norm_at((height, width)) != "batch"
 
     # foreach: one multi-tensor update instead of ~10 small ops per parameter, which dominate at tiny scales
     betas = (config.beta1, 0.999)
@@ -160,30 +166,45 @@ def _train_scale(
         noise = model.noise_like(scale, 1, (height, width), rng)
         previous = previous_sample()
         top, left = random_corner()
-        for _ in range(config.d_steps):
+        for d_step in range(config.d_steps):
             real_top, real_left = random_corner()
             real_window = _window(real, real_top, real_left, crop_h, crop_w)
             with torch.no_grad():
                 fake = fake_window(noise, previous, top, left)
             optimizer_d.zero_grad(set_to_none=True)
-            penalty = gradient_penalty(discriminator, real_window, fake, generator=rng)
-            loss_d = wgan_d_loss(discriminator(real_window), discriminator(fake))
-            (loss_d + config.gradient_penalty_weight * penalty).backward()
+            loss_penalty = torch.zeros((), device=device)
+            every = config.gradient_penalty_every
+            if (iteration * config.d_steps + d_step) % every == 0:
+                penalty = gradient_penalty(discriminator, real_window, fake, generator=rng)
+                loss_penalty = config.gradient_penalty_weight * every * penalty
+            if batched:
+                real_scores, fake_scores = discriminator(torch.cat([real_window, fake])).chunk(2)
+            else:
+                real_scores, fake_scores = discriminator(real_window), discriminator(fake)
+            loss_d = wgan_d_loss(real_scores, fake_scores)
+            (loss_d + loss_penalty).backward()
             optimizer_d.step()
         for parameter in discriminator.parameters():
             parameter.requires_grad_(False)
         for _ in range(config.g_steps):
             optimizer_g.zero_grad(set_to_none=True)
-            fake = fake_window(noise, previous, top, left)
+            if alpha > 0 and scale == 0 and config.coarsest_reconstruction_noise == "random":
+                reconstruction_noise = model.noise_like(0, 1, (height, width), rng)
+            if alpha > 0 and batched:
+                both = fake_window(
+                    torch.cat([noise, reconstruction_noise]), torch.cat([previous, previous_reconstruction]), top, left
+                )
+                fake, reconstruction = both.chunk(2)
+            else:
+                fake = fake_window(noise, previous, top, left)
+                if alpha > 0:
+                    reconstruction = fake_window(reconstruction_noise, previous_reconstruction, top, left)
             loss_adv = wgan_g_loss(discriminator(fake))
             loss_patch = torch.zeros((), device=device)
             if config.patch_loss_weight > 0:
                 loss_patch = patch_swd_loss(fake, real, config.patch_loss_size, generator=rng)
             loss_rec = torch.zeros((), device=device)
             if alpha > 0:
-                if scale == 0 and config.coarsest_reconstruction_noise == "random":
-                    reconstruction_noise = model.noise_like(0, 1, (height, width), rng)
-                reconstruction = fake_window(reconstruction_noise, previous_reconstruction, top, left)
                 loss_rec = F.mse_loss(reconstruction, _window(real, top, left, crop_h, crop_w))
             (loss_adv + config.patch_loss_weight * loss_patch + alpha * loss_rec).backward()
             optimizer_g.step()
