@@ -20,25 +20,19 @@ import time
 from pathlib import Path
 
 import torch
+from singan_places import USER_STUDIES, parse_range
 
 from patchdna.io import load_image, save_image
 from patchdna.metrics import patch_swd
 from patchdna.ops import resize
 from patchdna.singan import load, preset, sr_config, train, upscale
 
-PLACES = Path("/work/shared/datasets/user-studies/places/Real")
+PLACES = USER_STUDIES / "places" / "Real"
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     mse = torch.mean((a.clamp(0, 1) - b.clamp(0, 1)) ** 2).item()
     return 10 * torch.log10(torch.tensor(1.0 / max(mse, 1e-12))).item()
-
-
-def parse_range(text: str) -> list[int]:
-    if "-" in text:
-        low, high = text.split("-")
-        return list(range(int(low), int(high) + 1))
-    return [int(part) for part in text.split(",")]
 
 
 def main() -> None:

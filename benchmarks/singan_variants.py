@@ -15,12 +15,11 @@ import time
 from pathlib import Path
 
 import torch
+from singan_places import USER_STUDIES
 
 from patchdna import singan
 from patchdna.io import load_image
 from patchdna.metrics import bidirectional_similarity, diversity, patch_swd
-
-USER_STUDIES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "user-studies"
 
 
 def _mean_bds(real: torch.Tensor, images: list[torch.Tensor]) -> float:
