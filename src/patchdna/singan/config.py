@@ -53,9 +53,10 @@ class SinGANConfig:
     # alpha 10 left the fine reconstructions worse than their upsampled input (the critic's pull wins).
     crop_reconstruction_weight: float | None = None
     gradient_penalty_weight: float = 0.1
-    # patchdna addition (1 in `paper`): compute the gradient penalty on every k-th critic step only, weighted
-    # k times (lazy regularisation, StyleGAN2, Karras et al. 2020). The penalty's double backward is about a
-    # third of a SinGAN step; the Lipschitz pull it exerts changes slowly, so a sparser, stronger dose suffices.
+    # patchdna addition, 1 (every step) in both presets: compute the gradient penalty on every k-th critic step
+    # only, weighted k times (lazy regularisation, StyleGAN2, Karras et al. 2020). The penalty's double backward
+    # is about a third of a SinGAN step, but k = 4 in `fast` made samples more diverse and less faithful
+    # (Places 0 patch SWD 0.72-0.81 -> 1.05; 8 images, BENCHMARKS.md session 9), so it stays an experiment knob.
     gradient_penalty_every: int = 1
     noise_amplitude_weight: float = 0.1  # sigma_n = weight x RMSE(real_n, up(reconstruction_{n+1}))
     # patchdna addition (0 in `paper`): weight of a patch sliced-Wasserstein term (ops.patch_swd_loss, GPDM's

@@ -150,10 +150,12 @@ def _train_scale(
     # BatchNorm (the `paper` preset) normalises over the batch, so there the calls stay separate.
     batched = config.norm_at((height, width)) != "batch"
 
-    # foreach: one multi-tensor update instead of ~10 small ops per parameter, which dominate at tiny scales
+    # One fused kernel per update (CPU and CUDA) instead of ~10 small ops per parameter, which dominate at tiny
+    # scales: 8-10% of a coarse-scale step against the multi-tensor `foreach` update (BENCHMARKS.md, session 9).
     betas = (config.beta1, 0.999)
-    optimizer_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=betas, foreach=True)
-    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=betas, foreach=True)
+    fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
+    optimizer_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=betas, **fused)
+    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=betas, **fused)
     milestone = [max(1, int(iterations * config.lr_decay_at))]
     schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, milestone, gamma=0.1) for o in (optimizer_g, optimizer_d)]
     generator.train()
