@@ -150,8 +150,8 @@ def _train_scale(
     # BatchNorm (the `paper` preset) normalises over the batch, so there the calls stay separate.
     batched = config.norm_at((height, width)) != "batch"
 
-    # One fused kernel per update (CPU and CUDA) instead of ~10 small ops per parameter, which dominate at tiny
-    # scales: 8-10% of a coarse-scale step against the multi-tensor `foreach` update (BENCHMARKS.md, session 9).
+    # One fused kernel per update (CPU and CUDA) instead of ~10 small ops per parameter, which weigh at tiny
+    # scales: a few percent of a coarse-scale step against the multi-tensor `foreach` update (BENCHMARKS.md).
     betas = (config.beta1, 0.999)
     fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
     optimizer_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=betas, **fused)
