@@ -172,6 +172,7 @@ def run_seeds(args, models: Path, out: Path, kind: str) -> list[dict]:
     """Naive / plain / fine-tuned scores at k = N-2 for each seed of --seeds, on the --examples subset."""
     examples = [e for e in (HARMONIZATION if kind == "harmonize" else EDITING) if selected(args, e[2])]
     blend = harmonize if kind == "harmonize" else edit
+    seeds = parse_range(args.seeds)
     tiles, rows = [], []
     for name, image, reference_path, mask_path in examples:
         model = get_model(name, image, models, base_config(args), args.seed)
@@ -179,7 +180,7 @@ def run_seeds(args, models: Path, out: Path, kind: str) -> list[dict]:
         reference = fit(load_image(reference_path), model.sizes[-1])
         k = len(model.sizes) - 2
         tiles.append(reference)
-        for seed in parse_range(args.seeds):
+        for seed in seeds:
             started = time.process_time()
             plain = blend(model, reference, load_mask(mask_path), start_scale=k, seed=seed)
             row = {"example": f"{reference_path.stem}", "seed": seed, "k": k}
@@ -208,14 +209,14 @@ def run_seeds(args, models: Path, out: Path, kind: str) -> list[dict]:
                 flush=True,
             )
     label = f"ft {args.fine_tune}" if args.fine_tune else "plain"
+    column = "ft" if args.fine_tune else "plain"
     print(f"{kind}: patch SWD inside the dilated mask vs the background image, k = N-2; sheet columns: {label}")
     for name in dict.fromkeys(row["example"] for row in rows):
         mine = [row for row in rows if row["example"] == name]
-        column = "ft" if args.fine_tune else "plain"
         wins = sum(row[column] < row["naive"] for row in mine)
         scores = " / ".join(f"{row[column]:.3f}" for row in mine)
         print(f"  {name:<16} naive {mine[0]['naive']:.3f}  {label}: {scores}  (better on {wins} of {len(mine)})")
-    sheet(tiles, 1 + len(parse_range(args.seeds)), out / f"singan_{kind}_seeds.png")
+    sheet(tiles, 1 + len(seeds), out / f"singan_{kind}_seeds.png")
     return rows
 
 

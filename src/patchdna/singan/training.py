@@ -149,6 +149,7 @@ def _train_scale(
     # reconstruction in one call: fewer, larger kernels (the coarse scales are bound by per-call overhead).
     # BatchNorm (the `paper` preset) normalises over the batch, so there the calls stay separate.
     batched = config.norm_at((height, width)) != "batch"
+    penalty_every = config.gradient_penalty_every  # lazy regularisation: the penalty on every k-th critic step
 
     # One fused kernel per update (CPU and CUDA) instead of ~10 small ops per parameter, which weigh at tiny
     # scales: a few percent of a coarse-scale step against the multi-tensor `foreach` update (BENCHMARKS.md).
@@ -175,10 +176,9 @@ def _train_scale(
                 fake = fake_window(noise, previous, top, left)
             optimizer_d.zero_grad(set_to_none=True)
             loss_penalty = torch.zeros((), device=device)
-            every = config.gradient_penalty_every
-            if (iteration * config.d_steps + d_step) % every == 0:
+            if (iteration * config.d_steps + d_step) % penalty_every == 0:
                 penalty = gradient_penalty(discriminator, real_window, fake, generator=rng)
-                loss_penalty = config.gradient_penalty_weight * every * penalty
+                loss_penalty = config.gradient_penalty_weight * penalty_every * penalty
             if batched:
                 real_scores, fake_scores = discriminator(torch.cat([real_window, fake])).chunk(2)
             else:
