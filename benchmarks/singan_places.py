@@ -116,13 +116,16 @@ def main() -> int:
         "the image's layout, see `singan.sample`)",
     )
     parser.add_argument("--skip-speed", action="store_true", help="do not time sampling (e.g. for a partial run)")
+    parser.add_argument(
+        "--set", default="{}", help="JSON overrides of the fast preset, e.g. '{\"iteration_multipliers\": [2, 2, 1.5]}'"
+    )
     args = parser.parse_args()
     if not USER_STUDIES.is_dir():
         print(f"needs {USER_STUDIES} (the shared user-study images)", file=sys.stderr)
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = singan.preset("fast")
+    config = singan.preset("fast", **json.loads(args.set))
     places, lsun = parse_range(args.places), parse_range(args.lsun)
     if args.quick:
         config, places, lsun = config.replace(iterations=50), places[:1], []

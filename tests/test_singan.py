@@ -424,6 +424,22 @@ def test_gradient_penalty_every_kth_critic_step(tmp_path, texture_tensor, monkey
     assert len(calls) == 2 * expected_calls  # steps 0, k, 2k, ... of each of the 2 scales
 
 
+def test_crop_gradient_penalty_every_applies_to_cropped_scales_only(tmp_path, texture_tensor, monkeypatch):
+    from patchdna.singan import training
+
+    calls = []
+    original = training.gradient_penalty
+    monkeypatch.setattr(training, "gradient_penalty", lambda *a, **k: calls.append(1) or original(*a, **k))
+    config = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 7, "iteration_multipliers": ()})
+    config = config.replace(crop_gradient_penalty_every=3)
+    model = singan.train(
+        texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False, preview=False
+    )
+    assert [config.is_cropped(size) for size in model.sizes] == [False, True]
+    assert [config.gradient_penalty_every_at(size) for size in model.sizes] == [1, 3]
+    assert len(calls) == 7 + 3  # every step of the coarse scale, steps 0, 3, 6 of the cropped one
+
+
 def test_gradient_penalty_every_validation_and_old_folders():
     assert singan.preset("paper").gradient_penalty_every == 1  # the official code: every critic step
     old = singan.preset("fast").to_dict()
@@ -431,6 +447,10 @@ def test_gradient_penalty_every_validation_and_old_folders():
     assert config_from_dict(old).gradient_penalty_every == 1
     with pytest.raises(ConfigError, match="gradient_penalty_every"):
         singan.preset("fast", gradient_penalty_every=0)
+    del old["crop_gradient_penalty_every"]
+    assert config_from_dict(old).crop_gradient_penalty_every is None
+    with pytest.raises(ConfigError, match="crop_gradient_penalty_every"):
+        singan.preset("fast", crop_gradient_penalty_every=0)
 
 
 @pytest.mark.parametrize("norm, batched", [("instance", True), ("none", True), ("batch", False)])

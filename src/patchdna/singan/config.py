@@ -58,6 +58,8 @@ class SinGANConfig:
     # is about a third of a SinGAN step, but k = 4 in `fast` made samples more diverse and less faithful
     # (Places 0 patch SWD 0.72-0.81 -> 1.05; 8 images, BENCHMARKS.md session 9), so it stays an experiment knob.
     gradient_penalty_every: int = 1
+    # The same period for the scales trained on crops (None: `gradient_penalty_every`).
+    crop_gradient_penalty_every: int | None = None
     noise_amplitude_weight: float = 0.1  # sigma_n = weight x RMSE(real_n, up(reconstruction_{n+1}))
     # patchdna addition (0 in `paper`): weight of a patch sliced-Wasserstein term (ops.patch_swd_loss, GPDM's
     # loss) between each generator step's fake and the real image of that scale, beside the critic's.
@@ -107,6 +109,10 @@ class SinGANConfig:
                 self.gradient_penalty_every >= 1,
                 f"gradient_penalty_every must be >= 1, got {self.gradient_penalty_every}",
             ),
+            (
+                self.crop_gradient_penalty_every is None or self.crop_gradient_penalty_every >= 1,
+                f"crop_gradient_penalty_every must be None or >= 1, got {self.crop_gradient_penalty_every}",
+            ),
             (self.patch_loss_weight >= 0, f"patch_loss_weight must be >= 0, got {self.patch_loss_weight}"),
             (3 <= self.patch_loss_size <= 15, f"patch_loss_size must be in 3..15, got {self.patch_loss_size}"),
             (self.crop_size is None or self.crop_size >= 16, f"crop_size must be >= 16, got {self.crop_size}"),
@@ -137,6 +143,12 @@ class SinGANConfig:
         if self.crop_reconstruction_weight is not None and self.is_cropped(size):
             return self.crop_reconstruction_weight
         return self.reconstruction_weight
+
+    def gradient_penalty_every_at(self, size: tuple[int, int]) -> int:
+        """The lazy gradient-penalty period of a scale of `size` (h, w)."""
+        if self.crop_gradient_penalty_every is not None and self.is_cropped(size):
+            return self.crop_gradient_penalty_every
+        return self.gradient_penalty_every
 
     def iterations_at(self, scale: int) -> int:
         factor = self.iteration_multipliers[scale] if scale < len(self.iteration_multipliers) else 1.0

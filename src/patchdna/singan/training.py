@@ -149,7 +149,8 @@ def _train_scale(
     # reconstruction in one call: fewer, larger kernels (the coarse scales are bound by per-call overhead).
     # BatchNorm (the `paper` preset) normalises over the batch, so there the calls stay separate.
     batched = config.norm_at((height, width)) != "batch"
-    penalty_every = config.gradient_penalty_every  # lazy regularisation: the penalty on every k-th critic step
+    # Lazy regularisation: the penalty on every k-th critic step only.
+    penalty_every = config.gradient_penalty_every_at((height, width))
 
     # One fused kernel per update (CPU and CUDA) instead of ~10 small ops per parameter, which weigh at tiny
     # scales: a few percent of a coarse-scale step against the multi-tensor `foreach` update (BENCHMARKS.md).
