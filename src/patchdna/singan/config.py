@@ -58,7 +58,8 @@ class SinGANConfig:
     # is about a third of a SinGAN step, but k = 4 in `fast` made samples more diverse and less faithful
     # (Places 0 patch SWD 0.72-0.81 -> 1.05; 8 images, BENCHMARKS.md session 9), so it stays an experiment knob.
     gradient_penalty_every: int = 1
-    # The same period for the scales trained on crops (None: `gradient_penalty_every`).
+    # The same period for the scales trained on crops (None: `gradient_penalty_every`). 4 there saved ~8% of the
+    # CPU time, but Places 0-4 scored 0.581 against 0.533 (BENCHMARKS.md, session 10), so `fast` leaves it off.
     crop_gradient_penalty_every: int | None = None
     noise_amplitude_weight: float = 0.1  # sigma_n = weight x RMSE(real_n, up(reconstruction_{n+1}))
     # patchdna addition (0 in `paper`): weight of a patch sliced-Wasserstein term (ops.patch_swd_loss, GPDM's
