@@ -9,6 +9,7 @@ of our samples, and the same for the published SinGAN / ConSinGAN samples of tha
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -33,10 +34,15 @@ def main() -> int:
     overrides = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
     real_path = USER_STUDIES / dataset / "Real" / f"{index}.jpg"
     config = singan.preset("fast", **overrides)
-    out = Path("runs/variants") / f"{dataset}{index}_{abs(hash(json.dumps(overrides, sort_keys=True))) % 10000}"
+    # A stable name (not the salted `hash()`): the same overrides resume or reuse their folder in a later run,
+    # which then reports the times recorded by the run that trained it.
+    digest = hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
+    out = Path("runs/variants") / f"{dataset}{index}_{digest}"
     wall, cpu = time.time(), time.process_time()
-    model = singan.train(real_path, out, config=config, device="cpu", show_progress=False, preview=False)
+    model = singan.train(real_path, out, config=config, device="cpu", resume=True, show_progress=False, preview=False)
     wall, cpu = time.time() - wall, time.process_time() - cpu
+    stored = json.loads((out / "config.json").read_text())
+    wall, cpu = stored.get("train_seconds", wall), stored.get("train_cpu_seconds", cpu)
     real = load_image(real_path, max_size=config.max_size)
     samples = [s[None] for s in singan.sample(model, 10, seed=0)]
     published = {}
