@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from patchdna import singan
+from patchdna.errors import ConfigError
 from patchdna.io import load_image, save_image
 from patchdna.metrics import diversity, patch_swd
 
@@ -37,6 +38,17 @@ def parse_range(text: str) -> list[int]:
         first, last = text.split("-")
         return list(range(int(first), int(last) + 1))
     return [int(part) for part in text.split(",")]
+
+
+def json_object(text: str) -> dict:
+    """argparse type for --set: a JSON object, or a one-line usage error."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object, e.g. '{\"iterations\": 300}'")
+    return value
 
 
 def published(dataset: str, method: str, index: int) -> list[torch.Tensor]:
@@ -117,7 +129,10 @@ def main() -> int:
     )
     parser.add_argument("--skip-speed", action="store_true", help="do not time sampling (e.g. for a partial run)")
     parser.add_argument(
-        "--set", default="{}", help="JSON overrides of the fast preset, e.g. '{\"iteration_multipliers\": [2, 2, 1.5]}'"
+        "--set",
+        type=json_object,
+        default={},
+        help="JSON overrides of the fast preset, e.g. '{\"iteration_multipliers\": [2, 2, 1.5]}'",
     )
     args = parser.parse_args()
     if not USER_STUDIES.is_dir():
@@ -125,7 +140,11 @@ def main() -> int:
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = singan.preset("fast", **json.loads(args.set))
+    try:
+        config = singan.preset("fast", **args.set)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     places, lsun = parse_range(args.places), parse_range(args.lsun)
     if args.quick:
         config, places, lsun = config.replace(iterations=50), places[:1], []

@@ -62,6 +62,8 @@ def test_bad_config_raises():
         singan.SinGANConfig(min_size=2)
     with pytest.raises(ConfigError, match="unknown preset"):
         singan.preset("turbo")
+    with pytest.raises(ConfigError, match="bad config override"):
+        singan.preset("fast", iteration=10)  # a misspelt field
 
 
 def test_iteration_multipliers_per_scale_and_json_round_trip():

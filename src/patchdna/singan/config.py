@@ -209,7 +209,10 @@ def preset(name: str, **overrides: Any) -> SinGANConfig:
     """A named preset, optionally with some fields replaced."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return PRESETS[name].replace(**overrides) if overrides else PRESETS[name]
+    try:
+        return PRESETS[name].replace(**overrides) if overrides else PRESETS[name]
+    except TypeError as error:  # a field name that SinGANConfig does not have
+        raise ConfigError(f"bad config override: {error}") from error
 
 
 def config_from_dict(values: dict[str, Any]) -> SinGANConfig:
