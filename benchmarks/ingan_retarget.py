@@ -9,7 +9,7 @@ Also: the image's blur baseline (targets: SWD <= 2.5x of it) and the median time
 
     nice -n 5 python benchmarks/ingan_retarget.py --out /tmp/ingan_bench            # all 7 images
     nice -n 5 python benchmarks/ingan_retarget.py --images places0,starry --out ...  # a subset
-    ... --singan runs/bench_v4      # add SinGAN samples of the same sizes from ROOT/places_{i} model folders
+    ... --singan runs/bench_v4      # add SinGAN samples of the same sizes from ROOT/places_{i}, ROOT/starry, ...
 
 Metrics are the shared ruler (patchdna.metrics == ../shared/tools/patchmetrics.py). Needs ../shared.
 """
@@ -62,7 +62,9 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="reuse trained models found in --out")
     parser.add_argument("--set", help="JSON config overrides for a design experiment, e.g. '{\"lr\": 1e-4}'")
     parser.add_argument(
-        "--singan", default=None, help="folder of SinGAN model folders places_{i}: score one sample (seed 0) per size"
+        "--singan",
+        default=None,
+        help="folder of SinGAN model folders (places_{i}, starry, stonewall): score one sample (seed 0) per size",
     )
     parser.add_argument(
         "--threads",
@@ -85,8 +87,9 @@ def main() -> None:
     singan_models = {}
     if args.singan is not None:
         for name in args.images.split(","):
+            # singan_places.py names its folders places_{i}; other images by their benchmark name.
             folder = Path(args.singan) / name.replace("places", "places_")
-            if name.startswith("places") and (folder / "config.json").exists():
+            if (folder / "config.json").exists():
                 singan_models[name] = singan.load_singan(folder, device="cpu")
     rows = []
     for name in args.images.split(","):
