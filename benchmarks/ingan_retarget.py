@@ -23,8 +23,10 @@ import time
 from pathlib import Path
 
 import torch
+from singan_places import json_object
 
 from patchdna import ingan, singan
+from patchdna.errors import ConfigError
 from patchdna.io import save_image
 from patchdna.metrics import anisotropy_distortion, bidirectional_similarity, blur_baseline, patch_swd
 from patchdna.ops import resize
@@ -60,7 +62,12 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
     parser.add_argument("--out", default="ingan_bench", help="folder for models, outputs and results.json")
     parser.add_argument("--reuse", action="store_true", help="reuse trained models found in --out")
-    parser.add_argument("--set", help="JSON config overrides for a design experiment, e.g. '{\"lr\": 1e-4}'")
+    parser.add_argument(
+        "--set",
+        type=json_object,
+        default={},
+        help="JSON config overrides for a design experiment, e.g. '{\"lr\": 1e-4}'",
+    )
     parser.add_argument(
         "--singan",
         default=None,
@@ -80,10 +87,13 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    overrides = json.loads(args.set) if args.set else {}
+    overrides = dict(args.set)
     if args.iterations is not None:
         overrides["iterations"] = args.iterations
-    config = ingan.preset(args.preset, **overrides)
+    try:
+        config = ingan.preset(args.preset, **overrides)
+    except ConfigError as error:
+        parser.error(str(error))
     singan_models = {}
     if args.singan is not None:
         for name in args.images.split(","):

@@ -19,8 +19,10 @@ import time
 from pathlib import Path
 
 import torch
+from singan_places import json_object
 
 from patchdna import singan
+from patchdna.errors import ConfigError
 from patchdna.io import load_image, save_image
 from patchdna.ops import patch_swd_loss, resize
 from patchdna.singan.model import load_singan, to_unit
@@ -33,11 +35,14 @@ def main() -> int:
     parser.add_argument("name")
     parser.add_argument("image")
     parser.add_argument("--scales", type=int, default=1, help="how many of the coarsest scales to train")
-    parser.add_argument("--set", default="{}", help="JSON config overrides")
+    parser.add_argument("--set", type=json_object, default={}, help="JSON config overrides")
     parser.add_argument("--out", default="/tmp/coarsest")
     args = parser.parse_args()
-    overrides = json.loads(args.set)
-    config = singan.preset(overrides.pop("preset", "fast"), **overrides)
+    overrides = dict(args.set)
+    try:
+        config = singan.preset(overrides.pop("preset", "fast"), **overrides)
+    except ConfigError as error:
+        parser.error(str(error))
     folder = Path(args.out) / args.name
     shutil.rmtree(folder, ignore_errors=True)
     stop = threading.Event()
