@@ -19,6 +19,7 @@ from patchdna import singan
 from patchdna.cli import main
 from patchdna.errors import ConfigError, ModelFolderError
 from patchdna.layers import ConvBlock
+from patchdna.ops import resize
 from patchdna.singan.config import config_from_dict
 from patchdna.singan.pyramid import pyramid_sizes
 
@@ -406,6 +407,59 @@ def test_coarsest_reconstruction_noise_default_validation_and_old_folders():
     assert config_from_dict(old).coarsest_reconstruction_noise == "random"
     with pytest.raises(ConfigError, match="coarsest_reconstruction_noise"):
         singan.preset("fast", coarsest_reconstruction_noise="zeros")
+
+
+def _is_window_of(window: torch.Tensor, image: torch.Tensor) -> bool:
+    """Whether (3, h, w) `window` equals some h x w window of (1, 3, H, W) `image`."""
+    height, width = window.shape[-2:]
+    return any(
+        torch.allclose(window, image[0, :, top : top + height, left : left + width], atol=1e-5)
+        for top in range(image.shape[-2] - height + 1)
+        for left in range(image.shape[-1] - width + 1)
+    )
+
+
+@pytest.mark.parametrize("real_from", [1, None])
+def test_real_reconstruction_input_feeds_the_generator_the_upsampled_real_image(
+    tmp_path, texture_tensor, monkeypatch, real_from
+):
+    from patchdna.singan.networks import StageGenerator
+
+    # The reconstruction term's input is the second item of each training G call (fake, reconstruction).
+    inputs = []
+    original = StageGenerator.residual
+
+    def spy(self, window):
+        if self.training and window.shape[0] == 2:
+            inputs.append(window[1].detach().clone())
+        return original(self, window)
+
+    monkeypatch.setattr(StageGenerator, "residual", spy)
+    config = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 3, "iteration_multipliers": ()})
+    config = config.replace(real_reconstruction_input_from=real_from)
+    model = singan.train(
+        texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False, preview=False
+    )
+    assert [config.real_reconstruction_input_at(scale) for scale in (0, 1)] == [False, real_from == 1]
+    pad = config.receptive_padding
+    upsampled_real = resize(model.reals()[0], model.sizes[1])
+    upsampled_reconstruction = resize(model.reconstruct(0)[-1], model.sizes[1])
+    assert not torch.allclose(upsampled_real, upsampled_reconstruction, atol=1e-3)
+    expected, other = (
+        (upsampled_real, upsampled_reconstruction) if real_from else (upsampled_reconstruction, upsampled_real)
+    )
+    cropped = [window[:, pad:-pad, pad:-pad] for window in inputs[-3:]]  # the 3 G steps of scale 1
+    assert all(_is_window_of(window, expected) for window in cropped)
+    assert not any(_is_window_of(window, other) for window in cropped)
+
+
+def test_real_reconstruction_input_defaults_validation_and_old_folders():
+    assert singan.preset("paper").real_reconstruction_input_from is None  # SinGAN's reconstruction chain
+    old = singan.preset("fast").to_dict()
+    del old["real_reconstruction_input_from"]  # a folder written before the option existed still loads
+    assert config_from_dict(old).real_reconstruction_input_from is None
+    with pytest.raises(ConfigError, match="real_reconstruction_input_from"):
+        singan.preset("fast", real_reconstruction_input_from=0)
 
 
 @pytest.mark.parametrize("every, expected_calls", [(1, 7), (3, 3)])

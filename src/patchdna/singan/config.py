@@ -72,6 +72,14 @@ class SinGANConfig:
     # the paper's z*, which lets G memorise z* -> image while every other z maps to layout-free texture
     # (patchdna before session 7; BENCHMARKS.md).
     coarsest_reconstruction_noise: Literal["random", "fixed"] = "random"
+    # patchdna addition (None in `paper`): from this scale on, the reconstruction term feeds G_n the real image
+    # of scale n - 1, upsampled, instead of the upsampled reconstruction of scale n - 1 (SinGAN's chain). The
+    # chain drifts from the real image scale by scale (RMSE ~0.09 at the finest scales of a `fast` model,
+    # against ~0.035 for the upsampled real image), so its L2 term pairs misaligned inputs and targets and
+    # teaches G to blur; the real pairs teach G to restore this scale's detail (SinGAN's SR training pairs).
+    # Scale 1 is where the coarsest scale's inexact reconstruction is pulled to the image's layout (see
+    # `coarsest_reconstruction_noise`), so values >= 2 keep that. sigma_n still comes from the chain.
+    real_reconstruction_input_from: int | None = None
     init_from_previous: bool = True  # a scale of the same width starts from the previous scale's weights
     # Speed (patchdna additions; off in `paper`)
     crop_size: int | None = None  # train scales larger than this on random crops of this side (px)
@@ -119,6 +127,10 @@ class SinGANConfig:
             (self.crop_size is None or self.crop_size >= 16, f"crop_size must be >= 16, got {self.crop_size}"),
             (self.sample_pool >= 0, f"sample_pool must be >= 0, got {self.sample_pool}"),
             (
+                self.real_reconstruction_input_from is None or self.real_reconstruction_input_from >= 1,
+                f"real_reconstruction_input_from must be None or >= 1, got {self.real_reconstruction_input_from}",
+            ),
+            (
                 self.coarsest_reconstruction_noise in ("random", "fixed"),
                 f"coarsest_reconstruction_noise must be random or fixed, got {self.coarsest_reconstruction_noise!r}",
             ),
@@ -144,6 +156,10 @@ class SinGANConfig:
         if self.crop_reconstruction_weight is not None and self.is_cropped(size):
             return self.crop_reconstruction_weight
         return self.reconstruction_weight
+
+    def real_reconstruction_input_at(self, scale: int) -> bool:
+        """Whether the reconstruction term of `scale` feeds the upsampled real image (see the field)."""
+        return self.real_reconstruction_input_from is not None and scale >= self.real_reconstruction_input_from
 
     def gradient_penalty_every_at(self, size: tuple[int, int]) -> int:
         """The lazy gradient-penalty period of a scale of `size` (h, w)."""

@@ -108,6 +108,8 @@ def _train_scale(
         # 2. sigma_n from how far the coarser reconstruction is from this scale's real image.
         amplitude = config.noise_amplitude_weight * torch.sqrt(F.mse_loss(previous_reconstruction, real)).item()
         reconstruction_noise = torch.zeros_like(real)
+        if config.real_reconstruction_input_at(scale):
+            previous_reconstruction = resize(model.reals()[scale - 1], (height, width))
     model.noise_amplitudes = torch.cat([model.noise_amplitudes, torch.tensor([amplitude], device=device)])
     pool: list[Tensor] = []
     if scale > 0 and config.sample_pool > 0:
