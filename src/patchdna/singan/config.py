@@ -79,6 +79,8 @@ class SinGANConfig:
     # teaches G to blur; the real pairs teach G to restore this scale's detail (SinGAN's SR training pairs).
     # Scale 1 is where the coarsest scale's inexact reconstruction is pulled to the image's layout (see
     # `coarsest_reconstruction_noise`), so values >= 2 keep that. sigma_n still comes from the chain.
+    # Session 12 (BENCHMARKS.md): 4 (`fast`'s cropped scales) gave -4.6% sample patch SWD over 7 images in a
+    # side-by-side retraining, with a worse reconstruction; 2 made Places much worse. Off until a full run.
     real_reconstruction_input_from: int | None = None
     init_from_previous: bool = True  # a scale of the same width starts from the previous scale's weights
     # Speed (patchdna additions; off in `paper`)
