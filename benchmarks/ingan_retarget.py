@@ -160,8 +160,7 @@ def print_table(rows: list[dict]) -> None:
     for row in rows:
         print(
             f"| {row['image']} {tuple(row['size'])} | {row['train_s']} | {row.get('train_cpu_s') or '-'} | "
-            f"{row['blur']} | "
-            f"{row['reconstruction_swd'] / row['blur']:.2f} | {row.get('reconstruction_aniso', '-')} | "
+            f"{row['blur']} | {row['reconstruction_swd'] / row['blur']:.2f} | {row.get('reconstruction_aniso', '-')} | "
             f"{row['t1024_cpu_s']} | {row['t1024_s']} |"
         )
     print("\n| image | retarget | SWD/blur InGAN | bicubic | SinGAN | aniso InGAN | bicubic | SinGAN |")
