@@ -462,6 +462,59 @@ def test_real_reconstruction_input_defaults_validation_and_old_folders():
         singan.preset("fast", real_reconstruction_input_from=0)
 
 
+@pytest.mark.parametrize(
+    "norm, stages, lr_scale, older_changes",
+    [("instance", 2, 0.1, True), ("batch", 2, 0.1, True), ("instance", 1, 0.1, False), ("instance", 2, 0.0, False)],
+)
+def test_concurrent_stages_train_the_scale_below_at_its_scaled_rate(
+    tmp_path, texture_tensor, norm, stages, lr_scale, older_changes
+):
+    from safetensors.torch import load_file
+
+    # 3 scales: scale 2's chain starts at scale 1, so its inputs come from the pool of scale-0 samples
+    config = singan.preset("fast", **{**TINY, "iterations": 4, "iteration_multipliers": ()})
+    config = config.replace(norm=norm, concurrent_stages=stages, concurrent_lr_scale=lr_scale, crop_size=None)
+    folder = tmp_path / "m"
+    after_scale_0 = {}
+
+    def snapshot(event):
+        if event.kind == "scale_end" and event.scale == 0:  # the folder then holds G_0 as scale 0 left it
+            after_scale_0.update(load_file(folder / "model.safetensors"))
+
+    model = singan.train(
+        texture_tensor, folder, config=config, device="cpu", show_progress=False, preview=False, callback=snapshot
+    )
+    names = [name for name in after_scale_0 if name.startswith("generators.0.")]
+    assert names
+    final = load_file(folder / "model.safetensors")
+    changed = any(not torch.equal(after_scale_0[name], final[name]) for name in names)
+    assert changed == older_changes  # G_0 learned through scale 1's losses only with a chain and a rate > 0
+    # the model in memory is the saved one, frozen again, and samples reload identically
+    assert all(not p.requires_grad for p in model.generators.parameters())
+    reloaded = singan.load_singan(folder)
+    generator = torch.Generator().manual_seed(3)
+    expected = model.generate(2, generator=generator)
+    assert torch.equal(reloaded.generate(2, generator=torch.Generator().manual_seed(3)), expected)
+
+
+def test_concurrent_stages_per_scale_validation_and_old_folders():
+    config = singan.preset("fast", **TINY).replace(concurrent_stages=3, crop_concurrent_stages=1, crop_size=30)
+    sizes = pyramid_sizes(32, 40, config)
+    assert [config.is_cropped(size) for size in sizes] == [False, False, True]
+    # capped by the scales that exist below; cropped scales use their own k
+    assert [config.concurrent_stages_at(scale, size) for scale, size in enumerate(sizes)] == [1, 2, 1]
+    assert singan.preset("paper").concurrent_stages == 1  # SinGAN: each scale alone
+    old = singan.preset("fast").to_dict()
+    for name in ("concurrent_stages", "concurrent_lr_scale", "crop_concurrent_stages"):
+        del old[name]  # a folder written before the option existed still loads
+    assert config_from_dict(old).concurrent_stages == 1
+    for bad in ({"concurrent_stages": 0}, {"crop_concurrent_stages": 0}, {"concurrent_lr_scale": 2.0}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            singan.preset("fast", **bad)
+    with pytest.raises(ConfigError, match="real_reconstruction_input_from needs concurrent_stages 1"):
+        singan.preset("fast", concurrent_stages=2, real_reconstruction_input_from=4)
+
+
 @pytest.mark.parametrize("every, expected_calls", [(1, 7), (3, 3)])
 def test_gradient_penalty_every_kth_critic_step(tmp_path, texture_tensor, monkeypatch, every, expected_calls):
     from patchdna.singan import training

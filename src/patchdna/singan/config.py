@@ -82,6 +82,15 @@ class SinGANConfig:
     # Session 12 (BENCHMARKS.md): 4 (`fast`'s cropped scales) gave -4.6% sample patch SWD over 7 images in a
     # side-by-side retraining, with a worse reconstruction; 2 made Places much worse. Off until a full run.
     real_reconstruction_input_from: int | None = None
+    # ConSinGAN's concurrent training (Hinz et al. 2021; its train_depth, 3 there, and lr_scale, 0.1): while
+    # scale n trains, the generators of the k - 1 scales below it train too, with learning rates x
+    # lr_scale^(distance), through scale n's critic and reconstruction losses; the fake of scale n is made by
+    # the whole chain from the frozen scales' samples. 1 = SinGAN (each scale alone).
+    concurrent_stages: int = 1
+    concurrent_lr_scale: float = 0.1
+    # k of the scales trained on crops (None: `concurrent_stages`). The chain below a cropped scale runs on
+    # whole images, which costs several times a crop's step.
+    crop_concurrent_stages: int | None = None
     init_from_previous: bool = True  # a scale of the same width starts from the previous scale's weights
     # Speed (patchdna additions; off in `paper`)
     crop_size: int | None = None  # train scales larger than this on random crops of this side (px)
@@ -132,6 +141,20 @@ class SinGANConfig:
                 self.real_reconstruction_input_from is None or self.real_reconstruction_input_from >= 1,
                 f"real_reconstruction_input_from must be None or >= 1, got {self.real_reconstruction_input_from}",
             ),
+            (self.concurrent_stages >= 1, f"concurrent_stages must be >= 1, got {self.concurrent_stages}"),
+            (
+                self.crop_concurrent_stages is None or self.crop_concurrent_stages >= 1,
+                f"crop_concurrent_stages must be None or >= 1, got {self.crop_concurrent_stages}",
+            ),
+            (
+                0.0 <= self.concurrent_lr_scale <= 1.0,
+                f"concurrent_lr_scale must be in [0, 1], got {self.concurrent_lr_scale}",
+            ),
+            (
+                self.real_reconstruction_input_from is None
+                or (self.concurrent_stages == 1 and self.crop_concurrent_stages in (None, 1)),
+                "real_reconstruction_input_from needs concurrent_stages 1 (the chain makes its own reconstruction)",
+            ),
             (
                 self.coarsest_reconstruction_noise in ("random", "fixed"),
                 f"coarsest_reconstruction_noise must be random or fixed, got {self.coarsest_reconstruction_noise!r}",
@@ -162,6 +185,13 @@ class SinGANConfig:
     def real_reconstruction_input_at(self, scale: int) -> bool:
         """Whether the reconstruction term of `scale` feeds the upsampled real image (see the field)."""
         return self.real_reconstruction_input_from is not None and scale >= self.real_reconstruction_input_from
+
+    def concurrent_stages_at(self, scale: int, size: tuple[int, int]) -> int:
+        """How many scales (this one and those below it, at most scale + 1) train together at `scale`."""
+        stages = self.concurrent_stages
+        if self.crop_concurrent_stages is not None and self.is_cropped(size):
+            stages = self.crop_concurrent_stages
+        return min(stages, scale + 1)
 
     def gradient_penalty_every_at(self, size: tuple[int, int]) -> int:
         """The lazy gradient-penalty period of a scale of `size` (h, w)."""

@@ -83,12 +83,15 @@ def _train_scale(
     stop_event: threading.Event | None,
     input_transform: Callable[[Tensor], Tensor] | None = None,
     extra_inputs: Sequence[Tensor] = (),
+    concurrent_stages: int = 1,
 ) -> float:
     """Train the networks of `scale` in place; returns its noise amplitude sigma_n.
 
     Hooks for the applications (patchdna.singan.paint / harmonize), off by default: `input_transform` maps
     every random lower-scale input (e.g. colour quantisation for paint-to-image), `extra_inputs` are
     (1, 3, h_n, w_n) inputs in [-1, 1] drawn half of the time instead of random ones (e.g. a naive image).
+    concurrent_stages k > 1 (ConSinGAN): the trained generators of scales scale-k+1 .. scale-1 train too, in
+    place, and the random and reconstruction inputs enter at scale scale-k+1 (see SinGANConfig).
     """
     config = model.config
     device = model.real.device
@@ -97,6 +100,12 @@ def _train_scale(
     pad = config.receptive_padding
     pad_mode = "replicate" if config.noise_padding else "constant"
     alpha = config.reconstruction_weight_at((height, width))
+    if concurrent_stages > 1 and (input_transform is not None or extra_inputs):
+        raise ValueError("the application hooks retrain one scale alone (concurrent_stages 1)")
+    # The chain: older trained scales that train with this one (empty for SinGAN). Inputs enter at `base`.
+    base = scale - concurrent_stages + 1
+    chain = list(range(base, scale))
+    base_size = model.sizes[base]
 
     # 1. Inputs from the frozen lower scales.
     if scale == 0:
@@ -111,11 +120,16 @@ def _train_scale(
         if config.real_reconstruction_input_at(scale):
             previous_reconstruction = resize(model.reals()[scale - 1], (height, width))
     model.noise_amplitudes = torch.cat([model.noise_amplitudes, torch.tensor([amplitude], device=device)])
+    if chain:
+        # The chain's reconstruction starts from the frozen scales' reconstruction (zeros + z* at scale 0).
+        base_reconstruction = torch.zeros(1, 3, *base_size, device=device)
+        if base > 0:
+            base_reconstruction = resize(model.reconstruct(base - 1)[-1], base_size)
     pool: list[Tensor] = []
-    if scale > 0 and config.sample_pool > 0:
+    if base > 0 and config.sample_pool > 0:
         with torch.no_grad():
             for _ in range(config.sample_pool):
-                pool.append(resize(_lower_sample(model, scale, rng), (height, width)))
+                pool.append(resize(_lower_sample(model, base, rng), base_size))
 
     def previous_sample() -> Tensor:
         if extra_inputs and bool(torch.rand((), generator=rng) < 0.5):
@@ -124,12 +138,33 @@ def _train_scale(
         return input_transform(sample) if input_transform is not None else sample
 
     def random_previous() -> Tensor:
-        if scale == 0:
-            return torch.zeros_like(real)
+        if base == 0:
+            return torch.zeros(1, 3, *base_size, device=device)
         if pool:
             return pool[int(torch.randint(len(pool), (1,), generator=rng))]
         with torch.no_grad():
-            return resize(_lower_sample(model, scale, rng), (height, width))
+            return resize(_lower_sample(model, base, rng), base_size)
+
+    def chain_noises(batch: int, reconstruction: bool) -> list[Tensor]:
+        """z_j for the chain's scales: random, or the reconstruction's (z* or a random z at 0, else zeros)."""
+        noises = []
+        for j in chain:
+            if not reconstruction or (j == 0 and config.coarsest_reconstruction_noise == "random"):
+                noises.append(model.noise_like(j, batch, model.sizes[j], rng))
+            elif j == 0:
+                noises.append(model.fixed_noise.expand(batch, 3, *base_size))
+            else:
+                noises.append(torch.zeros(batch, 3, *model.sizes[j], device=device))
+        return noises
+
+    def through_chain(inputs: Tensor, noises: Sequence[Tensor]) -> Tensor:
+        """(B, 3, h_base, w_base) inputs -> (B, 3, h_n, w_n) upsampled output of the chain (identity if empty)."""
+        output = inputs
+        for j, noise in zip(chain, noises):
+            if j > base:
+                output = resize(output, model.sizes[j])
+            output = model.stage(j, output, noise)
+        return resize(output, (height, width)) if chain else output
 
     crop_h = min(height, config.crop_size or height)
     crop_w = min(width, config.crop_size or width)
@@ -158,7 +193,13 @@ def _train_scale(
     # scales: a few percent of a coarse-scale step against the multi-tensor `foreach` update (BENCHMARKS.md).
     betas = (config.beta1, 0.999)
     fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
-    optimizer_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=betas, **fused)
+    # The chain's older generators learn more slowly the further they sit below this scale (ConSinGAN).
+    groups: list[dict[str, Any]] = [{"params": list(generator.parameters()), "lr": config.lr_g}]
+    for j in chain:
+        older = model.generators[j].train().requires_grad_(True)
+        rate = config.lr_g * config.concurrent_lr_scale ** (scale - j)
+        groups.append({"params": list(older.parameters()), "lr": rate})
+    optimizer_g = torch.optim.Adam(groups, lr=config.lr_g, betas=betas, **fused)
     optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=betas, **fused)
     milestone = [max(1, int(iterations * config.lr_decay_at))]
     schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, milestone, gamma=0.1) for o in (optimizer_g, optimizer_d)]
@@ -170,13 +211,14 @@ def _train_scale(
         if stop_event is not None and stop_event.is_set():
             raise TrainingCancelled(f"training cancelled during scale {scale + 1}; finished scales are saved")
         noise = model.noise_like(scale, 1, (height, width), rng)
-        previous = previous_sample()
+        previous = previous_sample()  # at the chain's base scale (this scale's size without a chain)
+        lower_noises = chain_noises(1, reconstruction=False)
         top, left = random_corner()
         for d_step in range(config.d_steps):
             real_top, real_left = random_corner()
             real_window = _window(real, real_top, real_left, crop_h, crop_w)
             with torch.no_grad():
-                fake = fake_window(noise, previous, top, left)
+                fake = fake_window(noise, through_chain(previous, lower_noises), top, left)
             optimizer_d.zero_grad(set_to_none=True)
             loss_penalty = torch.zeros((), device=device)
             if (iteration * config.d_steps + d_step) % penalty_every == 0:
@@ -196,13 +238,20 @@ def _train_scale(
             if alpha > 0 and scale == 0 and config.coarsest_reconstruction_noise == "random":
                 reconstruction_noise = model.noise_like(0, 1, (height, width), rng)
             if alpha > 0 and batched:
-                both = fake_window(
-                    torch.cat([noise, reconstruction_noise]), torch.cat([previous, previous_reconstruction]), top, left
-                )
+                if chain:
+                    pairs = zip(lower_noises, chain_noises(1, reconstruction=True))
+                    inputs = torch.cat([previous, base_reconstruction])
+                    previous_both = through_chain(inputs, [torch.cat(pair) for pair in pairs])
+                else:
+                    previous_both = torch.cat([previous, previous_reconstruction])
+                both = fake_window(torch.cat([noise, reconstruction_noise]), previous_both, top, left)
                 fake, reconstruction = both.chunk(2)
             else:
-                fake = fake_window(noise, previous, top, left)
+                fake = fake_window(noise, through_chain(previous, lower_noises), top, left)
                 if alpha > 0:
+                    if chain:
+                        noises = chain_noises(1, reconstruction=True)
+                        previous_reconstruction = through_chain(base_reconstruction, noises)
                     reconstruction = fake_window(reconstruction_noise, previous_reconstruction, top, left)
             loss_adv = wgan_g_loss(discriminator(fake))
             loss_patch = torch.zeros((), device=device)
@@ -224,13 +273,22 @@ def _train_scale(
             report(iteration + 1, losses)
         else:
             report(iteration + 1, {})
+    for j in chain:
+        model.generators[j].eval().requires_grad_(False)
     return amplitude
 
 
 def _lower_sample(model: SinGAN, scale: int, rng: torch.Generator) -> Tensor:
-    """A random sample from the trained scales below `scale` (they are all trained and frozen)."""
-    sizes = model.sizes[:scale]
-    return model.generate(1, sizes=sizes, generator=rng)
+    """A random sample from the scales below `scale` (trained and, during concurrent training, also above).
+
+    Draws z_n in `SinGAN.generate`'s order, so it is the sample generate would make of those scales.
+    """
+    output = torch.zeros(1, 3, *model.sizes[0], device=model.real.device)
+    with torch.no_grad():
+        for j in range(scale):
+            previous = resize(output, model.sizes[j]) if j else output
+            output = model.stage(j, previous, model.noise_like(j, 1, model.sizes[j], rng))
+    return output
 
 
 def _prepare_folder(out: Path, resume: bool, real: Tensor) -> SinGAN | None:
@@ -317,6 +375,10 @@ def train(
     cost = [h * w for h, w in model.sizes]  # per-iteration work grows with the (cropped) pixel count
     if config.crop_size:
         cost = [min(h, config.crop_size) * min(w, config.crop_size) for h, w in model.sizes]
+    # concurrent training adds the chain's whole-image scales to each step
+    for scale, size in enumerate(model.sizes):
+        below = range(scale - config.concurrent_stages_at(scale, size) + 1, scale)
+        cost[scale] += sum(model.sizes[j][0] * model.sizes[j][1] for j in below)
     # fixed per-step overhead, measured to matter at small scales; times the scale's number of steps
     cost = [(c + 200) * config.iterations_at(scale) for scale, c in enumerate(cost)]
     finished_cost = [0.0]  # a list so the per-scale report closure sees updates
@@ -351,7 +413,10 @@ def train(
         if callback is not None:
             callback(TrainingEvent("scale_start", scale, num_scales, 0, steps, time.perf_counter() - started))
         try:
-            _train_scale(model, scale, generator, discriminator, rng, steps, report, stop_event)
+            stages = config.concurrent_stages_at(scale, (height, width))
+            _train_scale(
+                model, scale, generator, discriminator, rng, steps, report, stop_event, concurrent_stages=stages
+            )
         except BaseException:
             bar.close()
             # Drop this scale's partial amplitude so the saved folder stays consistent with its networks.
