@@ -503,12 +503,15 @@ def test_concurrent_stages_per_scale_validation_and_old_folders():
     assert [config.is_cropped(size) for size in sizes] == [False, False, True]
     # capped by the scales that exist below; cropped scales use their own k
     assert [config.concurrent_stages_at(scale, size) for scale, size in enumerate(sizes)] == [1, 2, 1]
+    above_first = config.replace(crop_concurrent_stages=None, concurrent_lowest_scale=1)  # chains leave G_0 alone
+    assert [above_first.concurrent_stages_at(scale, size) for scale, size in enumerate(sizes)] == [1, 1, 2]
     assert singan.preset("paper").concurrent_stages == 1  # SinGAN: each scale alone
     old = singan.preset("fast").to_dict()
-    for name in ("concurrent_stages", "concurrent_lr_scale", "crop_concurrent_stages"):
+    for name in ("concurrent_stages", "concurrent_lr_scale", "crop_concurrent_stages", "concurrent_lowest_scale"):
         del old[name]  # a folder written before the option existed still loads
     assert config_from_dict(old).concurrent_stages == 1
-    for bad in ({"concurrent_stages": 0}, {"crop_concurrent_stages": 0}, {"concurrent_lr_scale": 2.0}):
+    bad_values = [{"concurrent_stages": 0}, {"crop_concurrent_stages": 0}, {"concurrent_lr_scale": 2.0}]
+    for bad in bad_values + [{"concurrent_lowest_scale": -1}]:
         with pytest.raises(ConfigError, match=next(iter(bad))):
             singan.preset("fast", **bad)
     with pytest.raises(ConfigError, match="real_reconstruction_input_from needs concurrent_stages 1"):

@@ -88,6 +88,8 @@ class SinGANConfig:
     # the whole chain from the frozen scales' samples. 1 = SinGAN (each scale alone).
     concurrent_stages: int = 1
     concurrent_lr_scale: float = 0.1
+    # The lowest scale a chain reaches down to (0: ConSinGAN, whose chains include the first stage).
+    concurrent_lowest_scale: int = 0
     # k of the scales trained on crops (None: `concurrent_stages`). The chain below a cropped scale runs on
     # whole images, which costs several times a crop's step.
     crop_concurrent_stages: int | None = None
@@ -143,6 +145,10 @@ class SinGANConfig:
             ),
             (self.concurrent_stages >= 1, f"concurrent_stages must be >= 1, got {self.concurrent_stages}"),
             (
+                self.concurrent_lowest_scale >= 0,
+                f"concurrent_lowest_scale must be >= 0, got {self.concurrent_lowest_scale}",
+            ),
+            (
                 self.crop_concurrent_stages is None or self.crop_concurrent_stages >= 1,
                 f"crop_concurrent_stages must be None or >= 1, got {self.crop_concurrent_stages}",
             ),
@@ -191,7 +197,7 @@ class SinGANConfig:
         stages = self.concurrent_stages
         if self.crop_concurrent_stages is not None and self.is_cropped(size):
             stages = self.crop_concurrent_stages
-        return min(stages, scale + 1)
+        return max(1, min(stages, scale + 1 - self.concurrent_lowest_scale))
 
     def gradient_penalty_every_at(self, size: tuple[int, int]) -> int:
         """The lazy gradient-penalty period of a scale of `size` (h, w)."""

@@ -13,6 +13,9 @@ Per scale n (paper section 2 and the official code, without its in-place bug):
 patchdna's speed options (off in the `paper` preset): `crop_size` trains large scales on random windows
 (fully convolutional nets see the true surrounding context through a margin, so nothing but the batch of
 positions changes), and `sample_pool` draws the lower-scale input from samples made once per scale.
+ConSinGAN's concurrent training (`concurrent_stages` k > 1): step 3 also updates the generators of the k - 1
+scales below n (learning rate x `concurrent_lr_scale` per scale of distance), the fake and the reconstruction
+of scale n being made by that chain from the frozen scales' sample or reconstruction; step 4 then saves them too.
 """
 
 from __future__ import annotations
@@ -146,10 +149,15 @@ def _train_scale(
             return resize(_lower_sample(model, base, rng), base_size)
 
     def chain_noises(batch: int, reconstruction: bool) -> list[Tensor]:
-        """z_j for the chain's scales: random, or the reconstruction's (z* or a random z at 0, else zeros)."""
+        """z_j for the chain's scales: random, or the reconstruction's (z* at scale 0, zeros above).
+
+        The chain keeps z* even with `coarsest_reconstruction_noise` "random": that pulls G_0(any z) to the
+        image while scale 0 trains; pulling G_0 through later scales' reconstructions too collapsed free
+        samples onto the reconstruction (diversity 0.12 on LSUN 0, BENCHMARKS.md session 13).
+        """
         noises = []
         for j in chain:
-            if not reconstruction or (j == 0 and config.coarsest_reconstruction_noise == "random"):
+            if not reconstruction:
                 noises.append(model.noise_like(j, batch, model.sizes[j], rng))
             elif j == 0:
                 noises.append(model.fixed_noise.expand(batch, 3, *base_size))
