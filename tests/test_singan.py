@@ -462,6 +462,19 @@ def test_real_reconstruction_input_defaults_validation_and_old_folders():
         singan.preset("fast", real_reconstruction_input_from=0)
 
 
+def test_faithful_preset_trains_the_coarse_scales_concurrently(tmp_path, texture_path):
+    faithful, fast = singan.preset("faithful"), singan.preset("fast")
+    assert faithful == fast.replace(concurrent_stages=3, crop_concurrent_stages=1)
+    sizes = pyramid_sizes(188, 250, faithful)  # a 250 px photo: chains on the uncropped scales 0-3 only
+    assert [faithful.concurrent_stages_at(scale, size) for scale, size in enumerate(sizes)] == [1, 2, 3, 3, 1, 1, 1]
+    out = tmp_path / "model"
+    argv = ["singan", "train", str(texture_path), "--out", str(out), "--quiet", "--preset", "faithful"]
+    argv += ["--max-size", "40", "--min-size", "12", "--num-scales", "3", "--iterations", "3", "--device", "cpu"]
+    assert main(argv) == 0
+    model = singan.load_singan(out)
+    assert model.config.concurrent_stages == 3 and model.num_trained == 3
+
+
 @pytest.mark.parametrize(
     "norm, stages, lr_scale, older_changes",
     [("instance", 2, 0.1, True), ("batch", 2, 0.1, True), ("instance", 1, 0.1, False), ("instance", 2, 0.0, False)],

@@ -46,7 +46,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         "--preset",
         default="fast",
         choices=sorted(PRESETS),
-        help="fast: patchdna's CPU design (minutes); paper: the official SinGAN defaults (hours on a GPU)",
+        help="fast: patchdna's CPU design (minutes); faithful: fast with ConSinGAN's concurrent training of the "
+        "coarse scales (samples keep the image's layout and objects, less diverse; ~10-20%% more time); paper: "
+        "the official SinGAN defaults (hours on a GPU)",
     )
     parser.add_argument("--iterations", type=int, help="override the preset's iterations per scale")
     parser.add_argument("--max-size", type=int, help="override the long side of the finest scale (px)")

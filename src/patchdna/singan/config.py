@@ -1,7 +1,8 @@
-"""SinGAN configuration: one frozen dataclass, two named presets.
+"""SinGAN configuration: one frozen dataclass, three named presets.
 
 `paper` reproduces the official defaults (tamarott/SinGAN) without its in-place bug; `fast` is patchdna's
-CPU design (see `FAST_NOTES` and BENCHMARKS.md for what was measured).
+CPU design; `faithful` is `fast` with ConSinGAN's concurrent training of the coarse scales (samples closer to
+the image, less diverse). BENCHMARKS.md holds what was measured for each.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from patchdna.errors import ConfigError
 from patchdna.layers import Norm
 
 Spacing = Literal["uniform", "dense_low"]
-PresetName = Literal["fast", "paper"]
+PresetName = Literal["fast", "faithful", "paper"]
 
 __all__ = ["PRESETS", "SinGANConfig", "config_from_dict", "preset"]
 
@@ -259,6 +260,11 @@ PRESETS: dict[str, SinGANConfig] = {
         crop_reconstruction_weight=100.0,
     ),
 }
+# `fast` with ConSinGAN's concurrent training (Hinz et al. 2021) of the uncropped scales 0-3: scale n trains
+# with the two scales below it (learning rates x0.1, x0.01). Samples keep the image's objects and layout and
+# are sharper, but vary less: session 13 (BENCHMARKS.md), 10 samples, LSUN 0-4 and Places, SWD / diversity:
+# FAITHFUL_FIGURES. The cropped scales train alone: a chain through whole-image scales costs several crops.
+PRESETS["faithful"] = PRESETS["fast"].replace(concurrent_stages=3, crop_concurrent_stages=1)
 
 
 def preset(name: str, **overrides: Any) -> SinGANConfig:
