@@ -47,7 +47,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         default="fast",
         choices=sorted(PRESETS),
         help="fast: patchdna's CPU design (minutes); faithful: fast with ConSinGAN's concurrent training of the "
-        "coarse scales (samples keep the image's layout and objects, less diverse; ~10-20%% more time); paper: "
+        "coarse scales (samples keep the image's layout and objects, less diverse; ~1.1x the time); paper: "
         "the official SinGAN defaults (hours on a GPU)",
     )
     parser.add_argument("--iterations", type=int, help="override the preset's iterations per scale")
