@@ -263,9 +263,9 @@ PRESETS: dict[str, SinGANConfig] = {
 # `fast` with ConSinGAN's concurrent training (Hinz et al. 2021) of the uncropped scales 0-3: scale n trains
 # with the two scales below it (learning rates x0.1, x0.01). Samples keep the image's objects and layout and
 # are sharper, but vary less. Session 13 (BENCHMARKS.md), mean patch SWD / diversity of 10 samples on LSUN 0-4:
-# 0.348 / 0.214 against `fast`'s 0.629 / 0.366 (published ConSinGAN: 0.345 / 0.322); Places mixed; 1.13x the
-# CPU time of `fast` side by side. The cropped scales train alone: a chain through whole-image scales would
-# cost several crops' work per step.
+# 0.348 / 0.214 against `fast`'s 0.629 / 0.366 (published ConSinGAN: 0.345 / 0.322); Places 0-9 (4 samples):
+# 0.367 / 0.206 against 0.489 / 0.311 (ConSinGAN 0.528); 1.13x the CPU time of `fast` side by side. The
+# cropped scales train alone: a chain through whole-image scales would cost several crops' work per step.
 PRESETS["faithful"] = PRESETS["fast"].replace(concurrent_stages=3, crop_concurrent_stages=1)
 
 
