@@ -143,6 +143,7 @@ class SinGAN(nn.Module):
         noises: Sequence[Tensor | None] | None = None,
         generator: torch.Generator | None = None,
         variation: float = 1.0,
+        up_to: int | None = None,
     ) -> Tensor:
         """(num, 3, H, W) samples in [-1, 1].
 
@@ -153,18 +154,20 @@ class SinGAN(nn.Module):
         variation v in [0, 1]: the coarsest noise is sqrt(1 - v^2) z* + v z (unit variance either way), a
         truncation knob between the training image's layout (0: the reconstruction's noise; finer scales still
         vary) and the paper's free samples (1, the default). v < 1 needs the training size at the coarsest scale.
+        up_to: stop after this scale (default: the last trained one); `sizes` then gives one size per scale to it.
         """
         if not 0.0 <= variation <= 1.0:
             raise ConfigError(f"variation must be in [0, 1], got {variation}")
         if self.num_trained == 0:
             raise ModelFolderError("this model has no trained scale yet")
-        sizes = list(sizes) if sizes is not None else self.sizes[: self.num_trained]
-        if len(sizes) != self.num_trained:
-            raise ConfigError(
-                f"sizes must give one (height, width) per trained scale ({self.num_trained}), got {len(sizes)}"
-            )
-        if not 0 <= start_scale < self.num_trained:
-            raise ConfigError(f"start scale must be in 0..{self.num_trained - 1}, got {start_scale}")
+        last = self.num_trained - 1 if up_to is None else up_to
+        if not 0 <= last < self.num_trained:
+            raise ConfigError(f"up_to must be in 0..{self.num_trained - 1}, got {up_to}")
+        sizes = list(sizes) if sizes is not None else self.sizes[: last + 1]
+        if len(sizes) != last + 1:
+            raise ConfigError(f"sizes must give one (height, width) per trained scale ({last + 1}), got {len(sizes)}")
+        if not 0 <= start_scale <= last:
+            raise ConfigError(f"start scale must be in 0..{last}, got {start_scale}")
         device = self.real.device
         if start_image is not None:
             previous = resize(start_image.to(device), sizes[start_scale]).expand(num, -1, -1, -1)
@@ -174,7 +177,7 @@ class SinGAN(nn.Module):
         else:
             previous = torch.zeros(num, 3, *sizes[0], device=device)
         output = previous
-        for scale in range(start_scale, self.num_trained):
+        for scale in range(start_scale, last + 1):
             if scale > start_scale:
                 previous = resize(output, sizes[scale])
             given = noises[scale] if noises is not None else None

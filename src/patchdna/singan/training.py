@@ -287,16 +287,8 @@ def _train_scale(
 
 
 def _lower_sample(model: SinGAN, scale: int, rng: torch.Generator) -> Tensor:
-    """A random sample from the scales below `scale` (trained and, during concurrent training, also above).
-
-    Draws z_n in `SinGAN.generate`'s order, so it is the sample generate would make of those scales.
-    """
-    output = torch.zeros(1, 3, *model.sizes[0], device=model.real.device)
-    with torch.no_grad():
-        for j in range(scale):
-            previous = resize(output, model.sizes[j]) if j else output
-            output = model.stage(j, previous, model.noise_like(j, 1, model.sizes[j], rng))
-    return output
+    """A random sample from the scales below `scale` (during concurrent training, scales above are trained too)."""
+    return model.generate(1, up_to=scale - 1, generator=rng)
 
 
 def _prepare_folder(out: Path, resume: bool, real: Tensor) -> SinGAN | None:
