@@ -378,7 +378,7 @@ def test_crop_reconstruction_weight_applies_to_cropped_scales_only():
         singan.preset("fast", crop_reconstruction_weight=-1.0)
 
 
-@pytest.mark.parametrize("mode, draws_per_step", [("random", 2), ("fixed", 1)])
+@pytest.mark.parametrize("mode, draws_per_step", [("random", 2), ("fixed", 1), ("image", 1)])
 def test_coarsest_reconstruction_noise_is_redrawn_each_step_only_when_random(
     tmp_path, texture_tensor, monkeypatch, mode, draws_per_step
 ):
@@ -397,6 +397,24 @@ def test_coarsest_reconstruction_noise_is_redrawn_each_step_only_when_random(
     config = config.replace(coarsest_reconstruction_noise=mode)
     singan.train(texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False, preview=False)
     assert len(coarsest_draws) == 5 * draws_per_step
+
+
+def test_image_reconstruction_input_is_the_real_coarsest_image(tmp_path, texture_tensor):
+    # ConSinGAN's z_opt: G_0 reconstructs from the real coarsest image, and every consumer of the
+    # reconstruction input (reconstruct, variation, animation) uses it instead of z*.
+    config = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 4, "iteration_multipliers": ()})
+    config = config.replace(coarsest_reconstruction_noise="image")
+    model = singan.train(texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False)
+    coarsest_real = model.reals()[0]
+    assert torch.equal(model.reconstruction_noise(2), coarsest_real.expand(2, -1, -1, -1))
+    expected = model.stage(0, torch.zeros_like(coarsest_real), coarsest_real)
+    assert torch.equal(model.reconstruct(0)[0], expected)
+    # variation 0 is the reconstruction's input, so with zero noise above it generation is the reconstruction
+    zeros_above = [None, torch.zeros(1, 3, *model.sizes[1])]
+    at_zero = model.generate(1, variation=0.0, noises=zeros_above, generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(at_zero, model.reconstruct()[-1], atol=1e-6)
+    reloaded = singan.load_singan(tmp_path / "m")
+    assert torch.allclose(reloaded.reconstruct()[-1], model.reconstruct()[-1], atol=1e-6)
 
 
 def test_coarsest_reconstruction_noise_default_validation_and_old_folders():

@@ -93,7 +93,7 @@ def noise_walk(
             continue
         size = model.sizes[scale]
         if scale == 0:
-            optimal = model.fixed_noise.expand(1, 3, *size)
+            optimal = model.reconstruction_noise()
         else:
             optimal = torch.zeros(1, 3, *size, device=model.real.device)
         previous = 0.95 * optimal + 0.05 * model.noise_like(scale, 1, size, generator)

@@ -72,7 +72,9 @@ class SinGANConfig:
     # alpha x MSE term pulls G(any z) towards the real image and free samples keep its global layout. "fixed":
     # the paper's z*, which lets G memorise z* -> image while every other z maps to layout-free texture
     # (patchdna before session 7; BENCHMARKS.md).
-    coarsest_reconstruction_noise: Literal["random", "fixed"] = "random"
+    # "image": ConSinGAN's z_opt, the real coarsest image as G_0's reconstruction input, so the term binds no
+    # noise to the layout and free samples get theirs from the critics alone.
+    coarsest_reconstruction_noise: Literal["random", "fixed", "image"] = "random"
     # patchdna addition (None in `paper`): from this scale on, the reconstruction term feeds G_n the real image
     # of scale n - 1, upsampled, instead of the upsampled reconstruction of scale n - 1 (SinGAN's chain). The
     # chain drifts from the real image scale by scale (RMSE ~0.09 at the finest scales of a `fast` model,
@@ -163,8 +165,9 @@ class SinGANConfig:
                 "real_reconstruction_input_from needs concurrent_stages 1 (the chain makes its own reconstruction)",
             ),
             (
-                self.coarsest_reconstruction_noise in ("random", "fixed"),
-                f"coarsest_reconstruction_noise must be random or fixed, got {self.coarsest_reconstruction_noise!r}",
+                self.coarsest_reconstruction_noise in ("random", "fixed", "image"),
+                "coarsest_reconstruction_noise must be random, fixed or image, "
+                f"got {self.coarsest_reconstruction_noise!r}",
             ),
         ]
         for ok, message in checks:

@@ -103,6 +103,14 @@ class SinGAN(nn.Module):
             return _draw((batch, 1, *size), generator, device).expand(batch, 3, *size)
         return _draw((batch, 3, *size), generator, device)
 
+    def reconstruction_noise(self, batch: int = 1) -> Tensor:
+        """The coarsest scale's reconstruction input, (batch, 3, h_0, w_0): z* repeated over RGB, or with
+        `coarsest_reconstruction_noise` "image" the real coarsest image itself (ConSinGAN's z_opt)."""
+        height, width = self.sizes[0]
+        if self.config.coarsest_reconstruction_noise == "image":
+            return resize(self.real, (height, width)).expand(batch, 3, height, width)
+        return self.fixed_noise.expand(batch, 3, height, width)
+
     def stage(self, scale: int, previous: Tensor, noise: Tensor) -> Tensor:
         """x_n = G_n(sigma_n z_n + previous) + previous, with previous already at this scale's size."""
         amplitude = self.noise_amplitudes[scale]
@@ -119,18 +127,19 @@ class SinGAN(nn.Module):
         for scale in range(last + 1):
             if scale > 0:
                 previous = resize(outputs[-1], self.sizes[scale])
-            noise = self.fixed_noise.expand(1, 3, *self.sizes[0]) if scale == 0 else torch.zeros_like(previous)
+            noise = self.reconstruction_noise() if scale == 0 else torch.zeros_like(previous)
             outputs.append(self.stage(scale, previous, noise))
         return outputs
 
     def _towards_fixed_noise(self, noise: Tensor, variation: float) -> Tensor:
         """sqrt(1 - v^2) z* + v z for a coarsest noise z of (B, 3, h, w); z* is (1, 1, h0, w0)."""
-        if tuple(noise.shape[-2:]) != tuple(self.fixed_noise.shape[-2:]):
+        optimal = self.reconstruction_noise()
+        if tuple(noise.shape[-2:]) != tuple(optimal.shape[-2:]):
             raise ConfigError(
                 f"variation < 1 keeps the training layout, so it needs the training size; the coarsest scale "
-                f"is {tuple(noise.shape[-2:])}, trained at {tuple(self.fixed_noise.shape[-2:])}"
+                f"is {tuple(noise.shape[-2:])}, trained at {tuple(optimal.shape[-2:])}"
             )
-        return (1.0 - variation**2) ** 0.5 * self.fixed_noise + variation * noise
+        return (1.0 - variation**2) ** 0.5 * optimal + variation * noise
 
     @torch.no_grad()
     def generate(

@@ -114,7 +114,7 @@ def _train_scale(
     if scale == 0:
         previous_reconstruction = torch.zeros_like(real)
         amplitude = 1.0
-        reconstruction_noise = model.fixed_noise.expand(1, 3, height, width)
+        reconstruction_noise = model.reconstruction_noise()
     else:
         previous_reconstruction = resize(model.reconstruct()[-1], (height, width))
         # 2. sigma_n from how far the coarser reconstruction is from this scale's real image.
@@ -160,7 +160,7 @@ def _train_scale(
             if not reconstruction:
                 noises.append(model.noise_like(j, batch, model.sizes[j], rng))
             elif j == 0:
-                noises.append(model.fixed_noise.expand(batch, 3, *base_size))
+                noises.append(model.reconstruction_noise(batch))
             else:
                 noises.append(torch.zeros(batch, 3, *model.sizes[j], device=device))
         return noises
