@@ -73,7 +73,9 @@ class SinGANConfig:
     # the paper's z*, which lets G memorise z* -> image while every other z maps to layout-free texture
     # (patchdna before session 7; BENCHMARKS.md).
     # "image": ConSinGAN's z_opt, the real coarsest image as G_0's reconstruction input, so the term binds no
-    # noise to the layout and free samples get theirs from the critics alone.
+    # noise to the layout and free samples get theirs from the critics alone. Session 14 (BENCHMARKS.md), with
+    # `faithful`: LSUN 0-4 patch SWD / diversity 0.326 / 0.224 against z*'s 0.345 / 0.214, but Places 0's
+    # samples grew purple streaks (2.34 against 0.71), so no preset uses it.
     coarsest_reconstruction_noise: Literal["random", "fixed", "image"] = "random"
     # patchdna addition (None in `paper`): from this scale on, the reconstruction term feeds G_n the real image
     # of scale n - 1, upsampled, instead of the upsampled reconstruction of scale n - 1 (SinGAN's chain). The
