@@ -482,7 +482,12 @@ def test_real_reconstruction_input_defaults_validation_and_old_folders():
 
 def test_faithful_preset_trains_the_coarse_scales_concurrently(tmp_path, texture_path):
     faithful, fast = singan.preset("faithful"), singan.preset("fast")
-    assert faithful == fast.replace(concurrent_stages=3, crop_concurrent_stages=1)
+    assert faithful == fast.replace(
+        concurrent_stages=3,
+        crop_concurrent_stages=1,
+        coarsest_reconstruction_noise="image",
+        noise_amplitude_weight=0.3,
+    )
     sizes = pyramid_sizes(188, 250, faithful)  # a 250 px photo: chains on the uncropped scales 0-3 only
     assert [faithful.concurrent_stages_at(scale, size) for scale, size in enumerate(sizes)] == [1, 2, 3, 3, 1, 1, 1]
     out = tmp_path / "model"

@@ -73,9 +73,9 @@ class SinGANConfig:
     # the paper's z*, which lets G memorise z* -> image while every other z maps to layout-free texture
     # (patchdna before session 7; BENCHMARKS.md).
     # "image": ConSinGAN's z_opt, the real coarsest image as G_0's reconstruction input, so the term binds no
-    # noise to the layout and free samples get theirs from the critics alone. Session 14 (BENCHMARKS.md), with
-    # `faithful`: LSUN 0-4 patch SWD / diversity 0.326 / 0.224 against z*'s 0.345 / 0.214, but Places 0's
-    # samples grew purple streaks (2.34 against 0.71), so no preset uses it.
+    # noise to the layout and free samples get theirs from the critics alone (the `faithful` preset). Its
+    # coarsest reconstruction is then almost exact, so sigma_n above it is small: with the default weight 0.1
+    # Places 0's samples grew streaks (BENCHMARKS.md, session 14); `faithful` uses 0.3.
     coarsest_reconstruction_noise: Literal["random", "fixed", "image"] = "random"
     # patchdna addition (None in `paper`): from this scale on, the reconstruction term feeds G_n the real image
     # of scale n - 1, upsampled, instead of the upsampled reconstruction of scale n - 1 (SinGAN's chain). The
@@ -267,11 +267,17 @@ PRESETS: dict[str, SinGANConfig] = {
 }
 # `fast` with ConSinGAN's concurrent training (Hinz et al. 2021) of the uncropped scales 0-3: scale n trains
 # with the two scales below it (learning rates x0.1, x0.01). Samples keep the image's objects and layout and
-# are sharper, but vary less. Session 13 (BENCHMARKS.md), mean patch SWD / diversity of 10 samples on LSUN 0-4:
-# 0.348 / 0.214 against `fast`'s 0.629 / 0.366 (published ConSinGAN: 0.345 / 0.322); Places 0-9 (4 samples):
-# 0.367 / 0.206 against 0.489 / 0.311 (ConSinGAN 0.528); 1.13x the CPU time of `fast` side by side. The
-# cropped scales train alone: a chain through whole-image scales would cost several crops' work per step.
-PRESETS["faithful"] = PRESETS["fast"].replace(concurrent_stages=3, crop_concurrent_stages=1)
+# are sharper, but vary less. The cropped scales train alone: a chain through whole-image scales would cost
+# several crops' work per step. Session 13 (BENCHMARKS.md): 1.13x the CPU time of `fast` side by side.
+# Session 14 added ConSinGAN's reconstruction input (the real coarsest image) and sigma weight 0.3. Mean patch
+# SWD / diversity of 10 samples on LSUN 0-4: 0.319 / 0.259 (session 13's version 0.348 / 0.214, `fast` 0.629 /
+# 0.366, published ConSinGAN 0.345 / 0.322); Places 0-4 (4 samples): 0.382 / 0.266 (session 13 0.389 / 0.205).
+PRESETS["faithful"] = PRESETS["fast"].replace(
+    concurrent_stages=3,
+    crop_concurrent_stages=1,
+    coarsest_reconstruction_noise="image",
+    noise_amplitude_weight=0.3,
+)
 
 
 def preset(name: str, **overrides: Any) -> SinGANConfig:
