@@ -1,7 +1,7 @@
 """Single-image animation (paper section 4.5): a random walk in noise space, decoded frame by frame.
 
-Per scale n >= start_scale (official generate_gif), with z*_n the reconstruction noise (the fixed noise at the
-coarsest scale, zero above):
+Per scale n >= start_scale (official generate_gif), with z*_n the reconstruction noise (the coarsest scale's
+reconstruction input, `SinGAN.reconstruction_noise()`; zero above):
     z_{-1} = 0.95 z* + 0.05 z_rand,  z_{-2} = z*
     diff_t = beta (z_{t-1} - z_{t-2}) + (1 - beta) z_rand_t          (momentum: smooth motion)
     z_t    = alpha z* + (1 - alpha) (z_{t-1} + diff_t)                (a pull back to the reconstruction)

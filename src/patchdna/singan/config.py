@@ -271,7 +271,7 @@ PRESETS: dict[str, SinGANConfig] = {
 # several crops' work per step. Session 13 (BENCHMARKS.md): 1.13x the CPU time of `fast` side by side.
 # Session 14 added ConSinGAN's reconstruction input (the real coarsest image) and sigma weight 0.3. Mean patch
 # SWD / diversity of 10 samples on LSUN 0-4: 0.319 / 0.259 (session 13's version 0.348 / 0.214, `fast` 0.629 /
-# 0.366, published ConSinGAN 0.345 / 0.322); Places 0-4 (4 samples): 0.382 / 0.266 (session 13 0.389 / 0.205).
+# 0.366, published ConSinGAN 0.345 / 0.322); Places 0-9 (4 samples): 0.362 / 0.257 (session 13 0.367 / 0.206).
 PRESETS["faithful"] = PRESETS["fast"].replace(
     concurrent_stages=3,
     crop_concurrent_stages=1,

@@ -131,8 +131,8 @@ class SinGAN(nn.Module):
             outputs.append(self.stage(scale, previous, noise))
         return outputs
 
-    def _towards_fixed_noise(self, noise: Tensor, variation: float) -> Tensor:
-        """sqrt(1 - v^2) z* + v z for a coarsest noise z of (B, 3, h, w); z* is (1, 1, h0, w0)."""
+    def _towards_reconstruction_noise(self, noise: Tensor, variation: float) -> Tensor:
+        """sqrt(1 - v^2) z_rec + v z for a coarsest noise z of (B, 3, h, w); z_rec is `reconstruction_noise()`."""
         optimal = self.reconstruction_noise()
         if tuple(noise.shape[-2:]) != tuple(optimal.shape[-2:]):
             raise ConfigError(
@@ -160,7 +160,7 @@ class SinGAN(nn.Module):
         (the paper's gen_start_scale: global layout kept, finer detail varies); with it, `start_image`
         ((1 or num, 3, h, w) in [-1, 1]) is resized to scale k and used as that scale's upsampled input
         (paint-to-image, harmonization, editing). `noises[n]`, when given, replaces the random z_n.
-        variation v in [0, 1]: the coarsest noise is sqrt(1 - v^2) z* + v z (unit variance either way), a
+        variation v in [0, 1]: the coarsest noise is sqrt(1 - v^2) z_rec + v z (z_rec: `reconstruction_noise`), a
         truncation knob between the training image's layout (0: the reconstruction's noise; finer scales still
         vary) and the paper's free samples (1, the default). v < 1 needs the training size at the coarsest scale.
         up_to: stop after this scale (default: the last trained one); `sizes` then gives one size per scale to it.
@@ -192,7 +192,7 @@ class SinGAN(nn.Module):
             given = noises[scale] if noises is not None else None
             noise = given if given is not None else self.noise_like(scale, num, sizes[scale], generator)
             if scale == 0 and variation < 1.0:
-                noise = self._towards_fixed_noise(noise.to(device), variation)
+                noise = self._towards_reconstruction_noise(noise.to(device), variation)
             output = self.stage(scale, previous, noise.to(device))
         return output
 

@@ -124,7 +124,8 @@ def _train_scale(
             previous_reconstruction = resize(model.reals()[scale - 1], (height, width))
     model.noise_amplitudes = torch.cat([model.noise_amplitudes, torch.tensor([amplitude], device=device)])
     if chain:
-        # The chain's reconstruction starts from the frozen scales' reconstruction (zeros + z* at scale 0).
+        # The chain's reconstruction starts from the frozen scales' reconstruction (zeros at scale 0, whose
+        # reconstruction input is `model.reconstruction_noise()`).
         base_reconstruction = torch.zeros(1, 3, *base_size, device=device)
         if base > 0:
             base_reconstruction = resize(model.reconstruct(base - 1)[-1], base_size)
@@ -149,11 +150,11 @@ def _train_scale(
             return resize(_lower_sample(model, base, rng), base_size)
 
     def chain_noises(batch: int, reconstruction: bool) -> list[Tensor]:
-        """z_j for the chain's scales: random, or the reconstruction's (z* at scale 0, zeros above).
+        """z_j for the chain's scales: random, or the reconstruction's (its input at scale 0, zeros above).
 
-        The chain keeps z* even with `coarsest_reconstruction_noise` "random": that pulls G_0(any z) to the
-        image while scale 0 trains; pulling G_0 through later scales' reconstructions too collapsed free
-        samples onto the reconstruction (diversity 0.12 on LSUN 0, BENCHMARKS.md session 13).
+        The chain keeps the fixed input even with `coarsest_reconstruction_noise` "random": that pulls
+        G_0(any z) to the image while scale 0 trains; pulling G_0 through later scales' reconstructions too
+        collapsed free samples onto the reconstruction (diversity 0.12 on LSUN 0, BENCHMARKS.md session 13).
         """
         noises = []
         for j in chain:
