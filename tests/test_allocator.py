@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
 import sys
 
@@ -11,7 +10,7 @@ import pytest
 
 from patchdna import allocator
 
-ON_GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+ON_GLIBC = allocator.on_glibc()
 
 
 @pytest.fixture
