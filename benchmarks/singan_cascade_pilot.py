@@ -29,8 +29,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from singan_places import USER_STUDIES, json_object
 from torch import Tensor, nn
 
+from patchdna.errors import PatchDNAError
 from patchdna.io import load_image, save_image
 from patchdna.layers import ConvBlock, init_gan_weights
 from patchdna.metrics import diversity, patch_swd
@@ -39,8 +41,6 @@ from patchdna.singan.config import preset
 from patchdna.singan.networks import StageDiscriminator, StageGenerator
 from patchdna.singan.pyramid import pyramid_sizes
 from patchdna.video import image_grid
-
-USER_STUDIES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "user-studies"
 
 DEFAULTS = {
     "C": 32,  # feature channels of the cascade (ConSinGAN: 64)
@@ -116,6 +116,21 @@ class Cascade(nn.Module):
         return self.tail(F.pad(feat, (1, 1, 1, 1)))
 
 
+def critic_step(critic: nn.Module, optimizer: torch.optim.Optimizer, real: Tensor, fake: Tensor, rng) -> None:
+    """One WGAN-GP step (penalty weight 0.1) on a real and a fake window, scored in one call."""
+    optimizer.zero_grad(set_to_none=True)
+    penalty = gradient_penalty(critic, real, fake, generator=rng)
+    real_scores, fake_scores = critic(torch.cat([real, fake])).chunk(2)
+    (wgan_d_loss(real_scores, fake_scores) + 0.1 * penalty).backward()
+    optimizer.step()
+
+
+def schedule(p: dict, scale: int, *optimizers: torch.optim.Optimizer) -> tuple[int, list]:
+    """Iterations of `scale` and the x0.1 learning-rate drop at 80% of them for each optimizer."""
+    iters = p["iters"][scale] if scale < len(p["iters"]) else p["iters"][-1]
+    return iters, [torch.optim.lr_scheduler.MultiStepLR(o, [int(0.8 * iters)], 0.1) for o in optimizers]
+
+
 def run(dataset: str, index: int, out: Path, p: dict) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(p["seed"])
@@ -176,8 +191,7 @@ def run(dataset: str, index: int, out: Path, p: dict) -> dict:
                 parameter.requires_grad_(True)
         opt_g = torch.optim.Adam(groups, lr=p["lr"], betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(D.parameters(), lr=p["lr"], betas=(0.5, 0.999))
-        iters = p["iters"][n] if n < len(p["iters"]) else p["iters"][-1]
-        schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, [int(0.8 * iters)], 0.1) for o in (opt_g, opt_d)]
+        iters, schedulers = schedule(p, n, opt_g, opt_d)
         ch, cw = min(h, p["crop"]), min(w, p["crop"])
         pool: list = []
         rec_low = None
@@ -224,11 +238,7 @@ def run(dataset: str, index: int, out: Path, p: dict) -> dict:
                 real_d = real[..., rt : rt + ch, rl : rl + cw]
                 with torch.no_grad():
                     fake = make(noises, False, top, left)
-                opt_d.zero_grad(set_to_none=True)
-                gp = gradient_penalty(D, real_d, fake, generator=rng)
-                real_scores, fake_scores = D(torch.cat([real_d, fake])).chunk(2)
-                (wgan_d_loss(real_scores, fake_scores) + 0.1 * gp).backward()
-                opt_d.step()
+                critic_step(D, opt_d, real_d, fake, rng)
             D.requires_grad_(False)
             opt_g.zero_grad(set_to_none=True)
             fake = make(noises, False, top, left)
@@ -282,8 +292,7 @@ def run(dataset: str, index: int, out: Path, p: dict) -> dict:
                 lower.append(resize(fine_up(cascade_image(noises), n - 1, rng), (h, w)))
         opt_g = torch.optim.Adam(gn.parameters(), lr=p["lr"], betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(dn.parameters(), lr=p["lr"], betas=(0.5, 0.999))
-        iters = p["iters"][n] if n < len(p["iters"]) else p["iters"][-1]
-        schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, [int(0.8 * iters)], 0.1) for o in (opt_g, opt_d)]
+        iters, schedulers = schedule(p, n, opt_g, opt_d)
         ch, cw = min(h, p["crop"]), min(w, p["crop"])
         pad = 5
         for _ in range(iters):
@@ -300,11 +309,7 @@ def run(dataset: str, index: int, out: Path, p: dict) -> dict:
             real_d = real[..., rt : rt + ch, rl : rl + cw]
             with torch.no_grad():
                 fake = window(z, prev)
-            opt_d.zero_grad(set_to_none=True)
-            gp = gradient_penalty(dn, real_d, fake, generator=rng)
-            real_scores, fake_scores = dn(torch.cat([real_d, fake])).chunk(2)
-            (wgan_d_loss(real_scores, fake_scores) + 0.1 * gp).backward()
-            opt_d.step()
+            critic_step(dn, opt_d, real_d, fake, rng)
             dn.requires_grad_(False)
             opt_g.zero_grad(set_to_none=True)
             fake, rec = window(torch.cat([z, torch.zeros_like(z)]), torch.cat([prev, prev_rec])).chunk(2)
@@ -350,13 +355,23 @@ def main() -> int:
     parser.add_argument("dataset", choices=["places", "lsun"])
     parser.add_argument("index", type=int)
     parser.add_argument("--out", default="runs/cascade_pilot")
-    parser.add_argument("--set", default="{}", help="JSON overrides of DEFAULTS, e.g. '{\"hybrid\": false}'")
+    parser.add_argument(
+        "--set", type=json_object, default={}, help="JSON overrides of DEFAULTS, e.g. '{\"hybrid\": false}'"
+    )
     args = parser.parse_args()
     if not USER_STUDIES.is_dir():
         print(f"needs {USER_STUDIES} (the shared user-study images)", file=sys.stderr)
         return 2
-    params = DEFAULTS | json.loads(args.set)
-    print(json.dumps(run(args.dataset, args.index, Path(args.out), params)), flush=True)
+    unknown = sorted(set(args.set) - set(DEFAULTS))
+    if unknown:
+        print(f"error: unknown --set keys {unknown}; known: {', '.join(DEFAULTS)}", file=sys.stderr)
+        return 2
+    try:
+        result = run(args.dataset, args.index, Path(args.out), DEFAULTS | args.set)
+    except PatchDNAError as error:  # e.g. an index with no image
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result), flush=True)
     return 0
 
 
