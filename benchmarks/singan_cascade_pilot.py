@@ -64,6 +64,7 @@ DEFAULTS = {
     "seed": 0,
     "samples": 10,
     "hybrid": True,
+    "batch": True,  # whole-image stages: fake and reconstruction in one batched pass, its fake reused by the critic
 }
 
 
@@ -158,7 +159,7 @@ def run(dataset: str, index: int, out: Path, p: dict) -> dict:
     first_fine = len(sizes)
     lr_ = torch.zeros(())
     for n, (h, w) in enumerate(sizes):
-        t0 = time.process_time()
+        t0, w0 = time.process_time(), time.perf_counter()
         if p["hybrid"] and max(h, w) > p["crop"]:
             first_fine = n
             break
@@ -229,6 +230,28 @@ def run(dataset: str, index: int, out: Path, p: dict) -> dict:
             # zero outside the image, as the whole-image tail's zero padding would see it
             return G.tail(o * border[..., top : top + ch + 2, left : left + cw + 2])
 
+        if p["batch"] and not cropped:
+            # One pass of batch 2 (fake, reconstruction) per iteration; the critic scores the same fake, detached.
+            # Same mathematics as the loop below with d_steps = 1, about a third fewer generator passes.
+            for _ in range(iters):
+                noises = [torch.cat([noise(j), fixed[j]]) if j >= low else None for j in range(n + 1)]
+                if low == 0:
+                    fake, rec = G.image(G.features(noises, amps, n)).chunk(2)
+                else:
+                    assert rec_low is not None
+                    feat_in = torch.cat([pool[int(torch.randint(len(pool), (1,), generator=rng))], rec_low])
+                    fake, rec = G.image(G.features(noises, amps, n, start=low, feat=feat_in)).chunk(2)
+                critic_step(D, opt_d, real, fake.detach(), rng)
+                D.requires_grad_(False)
+                opt_g.zero_grad(set_to_none=True)
+                lr_ = F.mse_loss(rec, real)
+                lp = patch_swd_loss(fake, real, 7, generator=rng) if p["patch_w"] > 0 else torch.zeros(())
+                (wgan_g_loss(D(fake)) + alpha * lr_ + p["patch_w"] * lp).backward()
+                opt_g.step()
+                D.requires_grad_(True)
+                for scheduler in schedulers:
+                    scheduler.step()
+            iters = 0
         for _ in range(iters):
             top, left = corner(h, w, ch, cw)
             noises = [noise(j) if j >= low else None for j in range(n + 1)]
@@ -251,7 +274,8 @@ def run(dataset: str, index: int, out: Path, p: dict) -> dict:
             for scheduler in schedulers:
                 scheduler.step()
         D_prev = D
-        line = {"scale": n, "size": [h, w], "amp": amps[n], "cpu": time.process_time() - t0, "rec": lr_.item()}
+        line = {"scale": n, "size": [h, w], "amp": amps[n], "rec": lr_.item()}
+        line |= {"cpu": time.process_time() - t0, "wall": time.perf_counter() - w0}
         print(json.dumps(line), flush=True)
 
     # Hybrid: the fast preset's per-scale image generators above the cascade.
@@ -275,7 +299,7 @@ def run(dataset: str, index: int, out: Path, p: dict) -> dict:
     prev_g: StageGenerator | None = None
     prev_d: StageDiscriminator | None = None
     for n in range(first_fine, len(sizes)):
-        t0 = time.process_time()
+        t0, w0 = time.process_time(), time.perf_counter()
         h, w = sizes[n]
         real = reals[n]
         prev_rec = resize(rec_img, (h, w))
@@ -327,7 +351,8 @@ def run(dataset: str, index: int, out: Path, p: dict) -> dict:
         prev_g, prev_d = gn, dn
         with torch.no_grad():
             rec_img = gn(prev_rec, prev_rec)
-        line = {"scale": n, "size": [h, w], "amp": amp, "cpu": time.process_time() - t0, "rec": lr_.item()}
+        line = {"scale": n, "size": [h, w], "amp": amp, "rec": lr_.item()}
+        line |= {"cpu": time.process_time() - t0, "wall": time.perf_counter() - w0}
         print(json.dumps(line), flush=True)
 
     cpu, wall = time.process_time() - started, time.perf_counter() - wall0

@@ -121,6 +121,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch default)")
     parser.add_argument("--out", default="runs/bench_singan_places", help="model folders and samples")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", default="fast", choices=sorted(singan.PRESETS), help="the preset trained")
     parser.add_argument(
         "--variations",
         default="1",
@@ -132,7 +133,7 @@ def main() -> int:
         "--set",
         type=json_object,
         default={},
-        help="JSON overrides of the fast preset, e.g. '{\"iteration_multipliers\": [2, 2, 1.5]}'",
+        help="JSON overrides of the preset, e.g. '{\"iteration_multipliers\": [2, 2, 1.5]}'",
     )
     args = parser.parse_args()
     if not USER_STUDIES.is_dir():
@@ -141,7 +142,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        config = singan.preset("fast", **args.set)
+        config = singan.preset(args.preset, **args.set)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

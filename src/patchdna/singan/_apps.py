@@ -37,8 +37,11 @@ def as_model(model: ModelLike, device: str | torch.device = "cpu") -> SinGAN:
     return load_singan(model, device=device)
 
 
-def check_start_scale(model: SinGAN, start_scale: int) -> int:
-    """Validate the start scale k (0 = coarsest) against the trained scales; returns it as an int."""
+def check_start_scale(model: SinGAN, start_scale: int, *, image_entry: bool = False) -> int:
+    """Validate the start scale k (0 = coarsest) against the trained scales; returns it as an int.
+
+    image_entry: an image is fed in at k (paint, harmonization, editing), which a cascade scale cannot take.
+    """
     if isinstance(start_scale, bool) or int(start_scale) != start_scale:
         raise ConfigError(f"start scale must be an integer, got {start_scale!r}")
     last = model.num_trained - 1
@@ -46,6 +49,8 @@ def check_start_scale(model: SinGAN, start_scale: int) -> int:
         raise ConfigError(
             f"start scale must be in 0..{last} for this {model.num_trained}-scale model, got {start_scale}"
         )
+    if image_entry:
+        model.check_image_entry(int(start_scale))
     return int(start_scale)
 
 
@@ -167,6 +172,8 @@ def retrain_scale(
 
     if iterations < 1:
         raise ConfigError(f"retraining needs >= 1 iteration, got {iterations}")
+    if model.is_cascade_scale(scale):
+        raise ConfigError(f"scale {scale} belongs to this model's feature cascade; only image scales are retrained")
     work = copy.deepcopy(model)
     work.generators = nn.ModuleList(list(work.generators)[:scale])
     work.discriminators = nn.ModuleList(list(work.discriminators)[:scale])

@@ -1,7 +1,8 @@
 """Single-image animation (paper section 4.5): a random walk in noise space, decoded frame by frame.
 
-Per scale n >= start_scale (official generate_gif), with z*_n the reconstruction noise (the coarsest scale's
-reconstruction input, `SinGAN.reconstruction_noise()`; zero above):
+Per scale n >= start_scale (official generate_gif), with z*_n the reconstruction noise
+(`SinGAN.reconstruction_noise_at`: the coarsest scale's reconstruction input, zero above it, a feature cascade's
+stored noise on its scales):
     z_{-1} = 0.95 z* + 0.05 z_rand,  z_{-2} = z*
     diff_t = beta (z_{t-1} - z_{t-2}) + (1 - beta) z_rand_t          (momentum: smooth motion)
     z_t    = alpha z* + (1 - alpha) (z_{t-1} + diff_t)                (a pull back to the reconstruction)
@@ -92,10 +93,7 @@ def noise_walk(
             noises.append(None)
             continue
         size = model.sizes[scale]
-        if scale == 0:
-            optimal = model.reconstruction_noise()
-        else:
-            optimal = torch.zeros(1, 3, *size, device=model.real.device)
+        optimal = model.reconstruction_noise_at(scale)
         previous = 0.95 * optimal + 0.05 * model.noise_like(scale, 1, size, generator)
         before = optimal
         walk = []

@@ -47,7 +47,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         default="fast",
         choices=sorted(PRESETS),
         help="fast: patchdna's CPU design (minutes); faithful: fast with ConSinGAN's concurrent training of the "
-        "coarse scales (samples keep the image's layout and objects, less diverse; ~1.1x the time); paper: "
+        "coarse scales (samples keep the image's layout and objects, less diverse; ~1.1x the time); cascade: "
+        "fast with ConSinGAN's feature generator on the coarse scales (closer to the image at about fast's "
+        "diversity, ~1.3x the time; paint/harmonize/edit then start at its first image scale); paper: "
         "the official SinGAN defaults (hours on a GPU)",
     )
     parser.add_argument("--iterations", type=int, help="override the preset's iterations per scale")

@@ -15,7 +15,7 @@ from patchdna.errors import ConfigError
 from patchdna.layers import Norm
 
 Spacing = Literal["uniform", "dense_low"]
-PresetName = Literal["fast", "faithful", "paper"]
+PresetName = Literal["fast", "faithful", "cascade", "paper"]
 
 __all__ = ["PRESETS", "SinGANConfig", "config_from_dict", "preset"]
 
@@ -104,6 +104,15 @@ class SinGANConfig:
     sample_pool: int = 0  # >0: draw lower-scale inputs from a pool of this many samples made once per scale
     # Applications
     noise_padding: bool = False  # animation: pad with noise instead of zeros (official "animation mode")
+    # patchdna addition (None in `paper`, `fast`, `faithful`): the scales whose long side is at most this many px
+    # are one ConSinGAN feature cascade (networks.CascadeBlock / CascadeTail) instead of per-scale image
+    # generators. Their blocks pass `width`-channel features up with noise added in feature space, and
+    # `concurrent_stages` of them train together on the whole image. Images can enter a cascade model (paint,
+    # harmonization, editing) only from its first image scale. On LSUN 0-4 it halved `fast`'s patch SWD at
+    # nearly its diversity (BENCHMARKS.md, sessions 16-17).
+    cascade_max_size: int | None = None
+    cascade_layers: int = 3  # ConvBlocks per cascade block (ConSinGAN: 3)
+    cascade_negative_slope: float = 0.05  # LeakyReLU slope in the cascade (ConSinGAN's)
 
     def __post_init__(self) -> None:
         checks = [
@@ -171,6 +180,23 @@ class SinGANConfig:
                 "coarsest_reconstruction_noise must be random, fixed or image, "
                 f"got {self.coarsest_reconstruction_noise!r}",
             ),
+            (
+                self.cascade_max_size is None or self.cascade_max_size >= self.min_size,
+                f"cascade_max_size must be None or >= min_size ({self.min_size}), got {self.cascade_max_size}",
+            ),
+            (self.cascade_layers >= 1, f"cascade_layers must be >= 1, got {self.cascade_layers}"),
+            (
+                self.cascade_max_size is None or (self.d_steps == 1 and self.g_steps == 1),
+                "the feature cascade trains with one critic and one generator step (d_steps = g_steps = 1)",
+            ),
+            (
+                self.cascade_max_size is None or self.coarsest_reconstruction_noise != "random",
+                "the feature cascade needs a fixed reconstruction input (coarsest_reconstruction_noise image or fixed)",
+            ),
+            (
+                self.cascade_max_size is None or self.real_reconstruction_input_from is None,
+                "real_reconstruction_input_from is for per-scale generators, not the feature cascade",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -183,6 +209,10 @@ class SinGANConfig:
 
     def is_cropped(self, size: tuple[int, int]) -> bool:
         return self.crop_size is not None and max(size) > self.crop_size
+
+    def is_cascade(self, size: tuple[int, int]) -> bool:
+        """Whether a scale of `size` (h, w) belongs to the feature cascade (see `cascade_max_size`)."""
+        return self.cascade_max_size is not None and max(size) <= self.cascade_max_size
 
     def norm_at(self, size: tuple[int, int]) -> Norm:
         """The norm of the networks of a scale of `size` (h, w)."""
@@ -277,6 +307,16 @@ PRESETS["faithful"] = PRESETS["fast"].replace(
     crop_concurrent_stages=1,
     coarsest_reconstruction_noise="image",
     noise_amplitude_weight=0.3,
+)
+
+# `fast`'s pyramid and steps with ConSinGAN's feature cascade on its whole-image scales (long side <= 80 px):
+# the newest 3 blocks train together (older ones at lr x 0.1 per scale), the reconstruction input is the real
+# coarsest image. Closer to the image than `fast` on LSUN at about its diversity, ~1.3x its training time.
+PRESETS["cascade"] = PRESETS["fast"].replace(
+    cascade_max_size=80,
+    concurrent_stages=3,
+    crop_concurrent_stages=1,
+    coarsest_reconstruction_noise="image",
 )
 
 

@@ -115,7 +115,7 @@ def _inject_and_blend(
     show_progress: bool,
 ) -> AppResult:
     model = as_model(model_like)
-    start_scale = check_start_scale(model, start_scale)
+    start_scale = check_start_scale(model, start_scale, image_entry=True)
     reference = reference_at(model, as_image(reference_like, "reference image"))  # [-1, 1], finest size
     size = model.sizes[model.num_trained - 1]
     mask = soft_mask(

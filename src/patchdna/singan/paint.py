@@ -104,7 +104,7 @@ def paint_to_image(
     quantised inputs first (`iterations` steps, default the model's iterations per scale; needs k >= 1).
     """
     model = as_model(model)
-    start_scale = check_start_scale(model, start_scale)
+    start_scale = check_start_scale(model, start_scale, image_entry=True)
     if not 2 <= colors <= 64:
         raise ConfigError(f"colors must be in 2..64, got {colors}")
     reference = reference_at(model, as_image(paint, "paint"))

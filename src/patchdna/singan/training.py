@@ -38,9 +38,10 @@ from patchdna.device import resolve_device
 from patchdna.errors import ConfigError, ModelFolderError, PatchDNAError
 from patchdna.io import load_image, resize_long_side, save_image
 from patchdna.ops import gradient_penalty, patch_swd_loss, resize, wgan_d_loss, wgan_g_loss
+from patchdna.singan.cascade_training import train_cascade_scale
 from patchdna.singan.config import SinGANConfig, preset
 from patchdna.singan.model import SinGAN, from_unit, load_singan, save_singan, to_unit
-from patchdna.singan.networks import StageDiscriminator, StageGenerator
+from patchdna.singan.networks import CascadeBlock, StageDiscriminator, StageGenerator
 from patchdna.singan.pyramid import pyramid_sizes
 from patchdna.video import image_grid
 
@@ -349,8 +350,8 @@ def train(
         config = model.config
     else:
         sizes = pyramid_sizes(real.shape[-2], real.shape[-1], config)
+        torch.manual_seed(seed)  # before the model: a cascade's shared tail is initialised with it
         model = SinGAN(config, sizes, real).to(torch_device)
-        torch.manual_seed(seed)
         # z* from its own stream: drawn from `seed` itself it would equal the first random sample of
         # `sample(seed=seed)`, whose coarsest noise would then be the reconstruction's.
         fixed_noise_rng = torch.Generator().manual_seed((seed + FIXED_NOISE_SEED_OFFSET) % 2**63)
@@ -415,9 +416,24 @@ def train(
             callback(TrainingEvent("scale_start", scale, num_scales, 0, steps, time.perf_counter() - started))
         try:
             stages = config.concurrent_stages_at(scale, (height, width))
-            _train_scale(
-                model, scale, generator, discriminator, rng, steps, report, stop_event, concurrent_stages=stages
-            )
+            if model.is_cascade_scale(scale):
+
+                def cancelled(scale: int = scale) -> BaseException:
+                    return TrainingCancelled(f"training cancelled during scale {scale + 1}; finished scales are saved")
+
+                assert isinstance(generator, CascadeBlock)
+                _, fixed = train_cascade_scale(
+                    model, scale, generator, discriminator, rng, steps, report, stop_event, stages, cancelled
+                )
+                if fixed is not None:
+                    model.set_cascade_noise(scale, fixed)
+            else:
+                # An image scale's chain never reaches down into the cascade (it passes features, not images).
+                stages = min(stages, scale - model.num_cascade + 1)
+                assert isinstance(generator, StageGenerator)
+                _train_scale(
+                    model, scale, generator, discriminator, rng, steps, report, stop_event, concurrent_stages=stages
+                )
         except BaseException:
             bar.close()
             # Drop this scale's partial amplitude so the saved folder stays consistent with its networks.
