@@ -240,7 +240,8 @@ class SinGAN(nn.Module):
         start_scale k: scales below k are not sampled. Without `start_image` they keep the reconstruction
         (the paper's gen_start_scale: global layout kept, finer detail varies); with it, `start_image`
         ((1 or num, 3, h, w) in [-1, 1]) is resized to scale k and used as that scale's upsampled input
-        (paint-to-image, harmonization, editing). `noises[n]`, when given, replaces the random z_n.
+        (paint-to-image, harmonization, editing); a feature cascade's scales take no image (ConfigError).
+        `noises[n]`, when given, replaces the random z_n (its shape is `noise_like`'s).
         variation v in [0, 1]: the coarsest noise is sqrt(1 - v^2) z_rec + v z (z_rec: `reconstruction_noise`), a
         truncation knob between the training image's layout (0: the reconstruction's noise; finer scales still
         vary) and the paper's free samples (1, the default). v < 1 needs the training size at the coarsest scale.
