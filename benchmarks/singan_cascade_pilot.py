@@ -58,6 +58,7 @@ DEFAULTS = {
     "crop_alpha": 100.0,  # on cropped scales (as `fast`)
     "amp_w": 0.1,  # sigma_n = amp_w x RMSE of the reconstruction
     "patch_w": 1.0,  # patch SWD term (as `fast`)
+    "cascade_patch_w": None,  # the patch SWD term on the cascade's scales (None: patch_w)
     "d_steps": 1,
     "pool": 16,  # lower samples drawn once per cropped scale
     "head_stages": 3,
@@ -210,6 +211,7 @@ def run(dataset: str, index: int, out: Path, p: dict) -> dict:
                     pool = [ups(f) for f in pool]
                     rec_low = ups(rec_low)
         real = reals[n]
+        patch_w = p["patch_w"] if p["cascade_patch_w"] is None else p["cascade_patch_w"]
         border = torch.zeros(1, 1, h + 2, w + 2)
         border[..., 1:-1, 1:-1] = 1
 
@@ -245,8 +247,8 @@ def run(dataset: str, index: int, out: Path, p: dict) -> dict:
                 D.requires_grad_(False)
                 opt_g.zero_grad(set_to_none=True)
                 lr_ = F.mse_loss(rec, real)
-                lp = patch_swd_loss(fake, real, 7, generator=rng) if p["patch_w"] > 0 else torch.zeros(())
-                (wgan_g_loss(D(fake)) + alpha * lr_ + p["patch_w"] * lp).backward()
+                lp = patch_swd_loss(fake, real, 7, generator=rng) if patch_w > 0 else torch.zeros(())
+                (wgan_g_loss(D(fake)) + alpha * lr_ + patch_w * lp).backward()
                 opt_g.step()
                 D.requires_grad_(True)
                 for scheduler in schedulers:
@@ -267,8 +269,8 @@ def run(dataset: str, index: int, out: Path, p: dict) -> dict:
             fake = make(noises, False, top, left)
             rec = make([fixed[j] if j >= low else None for j in range(n + 1)], True, top, left)
             lr_ = F.mse_loss(rec, real_window)
-            lp = patch_swd_loss(fake, real, 7, generator=rng) if p["patch_w"] > 0 else torch.zeros(())
-            (wgan_g_loss(D(fake)) + alpha * lr_ + p["patch_w"] * lp).backward()
+            lp = patch_swd_loss(fake, real, 7, generator=rng) if patch_w > 0 else torch.zeros(())
+            (wgan_g_loss(D(fake)) + alpha * lr_ + patch_w * lp).backward()
             opt_g.step()
             D.requires_grad_(True)
             for scheduler in schedulers:
