@@ -311,7 +311,8 @@ PRESETS["faithful"] = PRESETS["fast"].replace(
 
 # `fast`'s pyramid and steps with ConSinGAN's feature cascade on its whole-image scales (long side <= 80 px):
 # the newest 3 blocks train together (older ones at lr x 0.1 per scale), the reconstruction input is the real
-# coarsest image. Closer to the image than `fast` (LSUN patch SWD 0.34 vs 0.63), less diverse (0.29 vs 0.37), ~1.2x its time.
+# coarsest image. Closer to the image than `fast` (LSUN patch SWD 0.34 vs 0.63), less diverse (0.29 vs 0.37),
+# ~1.2x its time.
 PRESETS["cascade"] = PRESETS["fast"].replace(
     cascade_max_size=80,
     concurrent_stages=3,
