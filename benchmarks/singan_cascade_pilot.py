@@ -1,9 +1,11 @@
 # ruff: noqa: B023  (the per-stage closures are called only inside their own stage's loop)
 """Pilot for issue 2: ConSinGAN's feature cascade on the coarse scales, SinGAN's per-scale stages above.
 
-An experiment, not a library preset: it trains one image and prints one JSON line with the mean patch SWD and
-the diversity of its free samples (the ruler of benchmarks/singan_places.py: seed-1 samples rounded to 8 bits,
-10 by default as for LSUN). BENCHMARKS.md, session 16, holds what it measured and why it exists.
+An experiment: it trains one image and prints one JSON line with the mean patch SWD and the diversity of its
+free samples (the ruler of benchmarks/singan_places.py: seed-1 samples rounded to 8 bits, 10 by default as for
+LSUN). BENCHMARKS.md, sessions 16-17, holds what it measured. Its default ("hybrid", "batch") is now the
+library's `cascade` preset (singan/networks.py, singan/cascade_training.py); the pilot keeps its own copy of
+the networks so its recorded figures reproduce, and for variants the preset does not have a field for.
 
     python benchmarks/singan_cascade_pilot.py lsun 0 --out runs/cascade [--set '{"hybrid": false}']
 

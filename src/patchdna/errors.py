@@ -22,3 +22,7 @@ class ModelFolderError(PatchDNAError):
 
 class ConfigError(PatchDNAError, ValueError):
     """An option or config value out of its valid range."""
+
+
+class TrainingCancelled(PatchDNAError):
+    """Raised when a training run's `stop_event` is set; every finished scale is already saved."""

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from patchdna.errors import TrainingCancelled
 from patchdna.ops import gradient_penalty, patch_swd_loss, wgan_d_loss, wgan_g_loss
 from patchdna.singan.model import SinGAN
 from patchdna.singan.networks import CascadeBlock, StageDiscriminator, cascade_features
@@ -40,13 +41,11 @@ def train_cascade_scale(
     report: Callable[[int, dict[str, float]], None],
     stop_event: threading.Event | None,
     concurrent_stages: int,
-    cancelled: Callable[[], BaseException],
 ) -> tuple[float, Tensor | None]:
     """Train cascade scale `scale` in place (its block, the `concurrent_stages` - 1 blocks below, the tail).
 
     Appends sigma_n to `model.noise_amplitudes` (as `training._train_scale` does) and returns it with the
     scale's fixed reconstruction noise z*_n (None at scale 0), which the caller stores once the scale is done.
-    `cancelled()` makes the exception raised when `stop_event` is set.
     """
     config = model.config
     device = model.real.device
@@ -110,7 +109,7 @@ def train_cascade_scale(
     # 3. One batch-2 pass (fake, reconstruction) per iteration; the critic scores that same fake, detached.
     for iteration in range(iterations):
         if stop_event is not None and stop_event.is_set():
-            raise cancelled()
+            raise TrainingCancelled(f"training cancelled during scale {scale + 1}; finished scales are saved")
         noises: list[Tensor | None] = [None] * low
         for j in range(low, scale + 1):
             rec_noise = reconstruction_noises[j]

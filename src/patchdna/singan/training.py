@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from patchdna.checkpoint import load_training_state, read_config, save_training_state
 from patchdna.device import resolve_device
-from patchdna.errors import ConfigError, ModelFolderError, PatchDNAError
+from patchdna.errors import ConfigError, ModelFolderError, TrainingCancelled
 from patchdna.io import load_image, resize_long_side, save_image
 from patchdna.ops import gradient_penalty, patch_swd_loss, resize, wgan_d_loss, wgan_g_loss
 from patchdna.singan.cascade_training import train_cascade_scale
@@ -48,10 +48,6 @@ from patchdna.video import image_grid
 __all__ = ["TrainingCancelled", "TrainingEvent", "train"]
 
 FIXED_NOISE_SEED_OFFSET = 0x9E3779B9  # any constant far from the small seeds users pass
-
-
-class TrainingCancelled(PatchDNAError):
-    """Raised when `stop_event` is set; every finished scale is already saved."""
 
 
 @dataclass
@@ -417,13 +413,9 @@ def train(
         try:
             stages = config.concurrent_stages_at(scale, (height, width))
             if model.is_cascade_scale(scale):
-
-                def cancelled(scale: int = scale) -> BaseException:
-                    return TrainingCancelled(f"training cancelled during scale {scale + 1}; finished scales are saved")
-
                 assert isinstance(generator, CascadeBlock)
                 _, fixed = train_cascade_scale(
-                    model, scale, generator, discriminator, rng, steps, report, stop_event, stages, cancelled
+                    model, scale, generator, discriminator, rng, steps, report, stop_event, stages
                 )
                 if fixed is not None:
                     model.set_cascade_noise(scale, fixed)
