@@ -67,6 +67,27 @@ def test_bad_config_raises():
         singan.preset("fast", iteration=10)  # a misspelt field
 
 
+def test_critic_norm_applies_to_whole_image_critics_and_reloads(tmp_path):
+    with pytest.raises(ConfigError, match="critic_norm"):
+        singan.preset("fast", critic_norm="layer")
+    config = singan.preset("fast", **{**TINY, "iterations": 3, "crop_size": 30}, critic_norm="none")
+    sizes = pyramid_sizes(32, 40, config)
+    assert [config.is_cropped(size) for size in sizes] == [False, False, True]
+    assert [config.critic_norm_at(size) for size in sizes] == ["none", "none", "none"]
+    assert singan.preset("fast").critic_norm_at((30, 40)) == "instance"  # None: the generators' norm
+
+    def norms(network: torch.nn.Module) -> int:
+        return sum("Norm" in type(layer).__name__ for layer in network.modules())
+
+    image = torch.from_numpy(make_texture(32, 40)).permute(2, 0, 1)[None].float() / 255
+    model = singan.train(image, tmp_path / "m", config=config, device="cpu", show_progress=False, preview=False)
+    assert [norms(d) for d in model.discriminators] == [0, 0, 0]
+    assert [norms(g) > 0 for g in model.generators] == [True, True, False]  # instance norm, crop_norm none
+    reloaded = singan.load(tmp_path / "m")
+    for ours, theirs in zip(model.discriminators, reloaded.discriminators, strict=True):
+        assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()))
+
+
 def test_iteration_multipliers_per_scale_and_json_round_trip():
     config = singan.preset("fast", iterations=10, iteration_multipliers=(3.0, 0.5))
     assert [config.iterations_at(scale) for scale in range(4)] == [30, 5, 10, 10]

@@ -37,6 +37,10 @@ class SinGANConfig:
     # Norm of the scales trained on crops (None: `norm`). Instance statistics of an 80 px window of sky differ
     # from the whole image's, so a cropped scale normalised per instance samples differently than it trained.
     crop_norm: Norm | None = None
+    # Norm of the critics of the scales trained on whole images (None: the generators' `norm`). ConSinGAN's
+    # critics have none; an instance-normalised critic cannot see a sample's per-channel mean and contrast,
+    # and with it the cascade's samples kept the image's layout too closely (BENCHMARKS.md, session 18).
+    critic_norm: Norm | None = None
     negative_slope: float = 0.2
     # Optimisation
     iterations: int = 2000  # per scale
@@ -128,6 +132,10 @@ class SinGANConfig:
             (self.num_layers >= 3, f"num_layers must be >= 3, got {self.num_layers}"),
             (self.norm in get_args(Norm), f"norm must be one of {get_args(Norm)}, got {self.norm!r}"),
             (self.crop_norm in (None, *get_args(Norm)), f"crop_norm must be None or a norm, got {self.crop_norm!r}"),
+            (
+                self.critic_norm in (None, *get_args(Norm)),
+                f"critic_norm must be None or a norm, got {self.critic_norm!r}",
+            ),
             (self.iterations >= 1, f"iterations must be >= 1, got {self.iterations}"),
             (
                 all(m > 0 for m in self.iteration_multipliers),
@@ -217,6 +225,12 @@ class SinGANConfig:
     def norm_at(self, size: tuple[int, int]) -> Norm:
         """The norm of the networks of a scale of `size` (h, w)."""
         return self.crop_norm if self.crop_norm is not None and self.is_cropped(size) else self.norm
+
+    def critic_norm_at(self, size: tuple[int, int]) -> Norm:
+        """The norm of the critic of a scale of `size` (h, w)."""
+        if self.critic_norm is not None and not self.is_cropped(size):
+            return self.critic_norm
+        return self.norm_at(size)
 
     def reconstruction_weight_at(self, size: tuple[int, int]) -> float:
         """alpha of a scale of `size` (h, w)."""

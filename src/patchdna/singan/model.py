@@ -83,9 +83,8 @@ class SinGAN(nn.Module):
         """Networks for the next scale, initialised from the previous scale's when their kind, width and norm match."""
         config, scale = self.config, self.num_trained
         width = config.width_at(scale)
-        norm = config.norm_at(self.sizes[scale])
-        kwargs = dict(width=width, num_layers=config.num_layers, norm=norm)
-        discriminator = StageDiscriminator(**kwargs, negative_slope=config.negative_slope)  # type: ignore[arg-type]
+        norm, critic_norm = config.norm_at(self.sizes[scale]), config.critic_norm_at(self.sizes[scale])
+        discriminator = StageDiscriminator(width, config.num_layers, critic_norm, config.negative_slope)
         generator: StageGenerator | CascadeBlock
         if self.is_cascade_scale(scale):
             # Every cascade block has `width` channels; the head (3 -> C) lives in scale 0's block only.
@@ -93,17 +92,22 @@ class SinGAN(nn.Module):
                 config.width, config.cascade_layers, norm, config.cascade_negative_slope, head=scale == 0
             )
         else:
-            generator = StageGenerator(**kwargs, negative_slope=config.negative_slope)  # type: ignore[arg-type]
-        # The previous scale's weights fit only a network of the same kind, width and norm.
-        previous = (config.width_at(scale - 1), config.norm_at(self.sizes[scale - 1])) if scale else None
-        if config.init_from_previous and previous == (width, norm):
-            discriminator.load_state_dict(self.discriminators[-1].state_dict())
-            if isinstance(generator, CascadeBlock):
-                # ConSinGAN starts each block as a copy of the one below (the head stays with scale 0).
-                below: CascadeBlock = self.generators[-1]  # type: ignore[assignment]
-                generator.body.load_state_dict(below.body.state_dict())
-            elif isinstance(self.generators[-1], StageGenerator):
-                generator.load_state_dict(self.generators[-1].state_dict())
+            generator = StageGenerator(width, config.num_layers, norm, config.negative_slope)
+        if config.init_from_previous and scale > 0:
+            # The previous scale's weights fit only a network of the same kind, width and norm.
+            below = self.sizes[scale - 1]
+            same_width = config.width_at(scale - 1) == width
+            # Not across the cascade's top: its critics judged whole images, the next one judges crops.
+            same_kind = self.is_cascade_scale(scale - 1) == self.is_cascade_scale(scale)
+            if same_width and same_kind and config.critic_norm_at(below) == critic_norm:
+                discriminator.load_state_dict(self.discriminators[-1].state_dict())
+            if same_width and config.norm_at(below) == norm:
+                if isinstance(generator, CascadeBlock):
+                    # ConSinGAN starts each block as a copy of the one below (the head stays with scale 0).
+                    previous: CascadeBlock = self.generators[-1]  # type: ignore[assignment]
+                    generator.body.load_state_dict(previous.body.state_dict())
+                elif isinstance(self.generators[-1], StageGenerator):
+                    generator.load_state_dict(self.generators[-1].state_dict())
         device = self.real.device
         return generator.to(device), discriminator.to(device)
 
