@@ -42,7 +42,12 @@ def cascade_model(tmp_path_factory):
 def test_cascade_preset_and_validation():
     cascade, fast = singan.preset("cascade"), singan.preset("fast")
     assert cascade == fast.replace(
-        cascade_max_size=80, concurrent_stages=3, crop_concurrent_stages=1, coarsest_reconstruction_noise="image"
+        cascade_max_size=80,
+        concurrent_stages=3,
+        crop_concurrent_stages=1,
+        coarsest_reconstruction_noise="image",
+        gradient_penalty_every=4,
+        crop_gradient_penalty_every=1,
     )
     sizes = pyramid_sizes(188, 250, cascade)  # a 250 px photo: the 4 whole-image scales are the cascade
     assert [cascade.is_cascade(size) for size in sizes] == [True] * 4 + [False] * 3

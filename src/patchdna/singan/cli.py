@@ -49,7 +49,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         help="fast: patchdna's CPU design (minutes); faithful: fast with ConSinGAN's concurrent training of the "
         "coarse scales (samples keep the image's layout and objects, less diverse; ~1.1x the time); cascade: "
         "fast with ConSinGAN's feature generator on the coarse scales (samples closer to the image, "
-        "more diverse than faithful's; ~1.2x the time; paint/harmonize/edit then start at its first image "
+        "more diverse than faithful's; about fast's time; paint/harmonize/edit then start at its first image "
         "scale); paper: "
         "the official SinGAN defaults (hours on a GPU)",
     )

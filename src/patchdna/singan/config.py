@@ -58,10 +58,11 @@ class SinGANConfig:
     # alpha 10 left the fine reconstructions worse than their upsampled input (the critic's pull wins).
     crop_reconstruction_weight: float | None = None
     gradient_penalty_weight: float = 0.1
-    # patchdna addition, 1 (every step) in both presets: compute the gradient penalty on every k-th critic step
-    # only, weighted k times (lazy regularisation, StyleGAN2, Karras et al. 2020). The penalty's double backward
-    # is about a third of a SinGAN step, but k = 4 in `fast` made samples more diverse and less faithful
-    # (Places 0 patch SWD 0.72-0.81 -> 1.05; 8 images, BENCHMARKS.md session 9), so it stays an experiment knob.
+    # patchdna addition (1, every step, in `paper`, `fast`, `faithful`): compute the gradient penalty on every k-th
+    # critic step only, weighted k times (lazy regularisation, StyleGAN2, Karras et al. 2020). The penalty's double
+    # backward is about a third of a SinGAN step, but k = 4 in `fast` made samples more diverse and less faithful
+    # (Places 0 patch SWD 0.72-0.81 -> 1.05; 8 images, BENCHMARKS.md session 9). On the feature cascade's scales
+    # (`cascade`: 4) it cut ~20% of their time at the same quality over two model seeds (session 18).
     gradient_penalty_every: int = 1
     # The same period for the scales trained on crops (None: `gradient_penalty_every`). 4 there saved ~8% of the
     # CPU time, but Places 0-4 scored 0.581 against 0.533 (BENCHMARKS.md, session 10), so `fast` leaves it off.
@@ -325,13 +326,16 @@ PRESETS["faithful"] = PRESETS["fast"].replace(
 
 # `fast`'s pyramid and steps with ConSinGAN's feature cascade on its whole-image scales (long side <= 80 px):
 # the newest 3 blocks train together (older ones at lr x 0.1 per scale), the reconstruction input is the real
-# coarsest image. Closer to the image than `fast` (LSUN patch SWD 0.34 vs 0.63), less diverse (0.29 vs 0.37),
-# ~1.2x its time.
+# coarsest image, and the cascade's critics take the gradient penalty every 4th step (the cropped scales every
+# step, as in `fast`). Closer to the image than `fast` (LSUN patch SWD 0.35 vs 0.63), less diverse (0.30 vs
+# 0.37), about `fast`'s time (BENCHMARKS.md, sessions 17-18).
 PRESETS["cascade"] = PRESETS["fast"].replace(
     cascade_max_size=80,
     concurrent_stages=3,
     crop_concurrent_stages=1,
     coarsest_reconstruction_noise="image",
+    gradient_penalty_every=4,
+    crop_gradient_penalty_every=1,
 )
 
 
