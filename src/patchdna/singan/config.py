@@ -38,8 +38,8 @@ class SinGANConfig:
     # from the whole image's, so a cropped scale normalised per instance samples differently than it trained.
     crop_norm: Norm | None = None
     # Norm of the critics of the scales trained on whole images (None: the generators' `norm`). ConSinGAN's
-    # critics have none; an instance-normalised critic cannot see a sample's per-channel mean and contrast,
-    # and with it the cascade's samples kept the image's layout too closely (BENCHMARKS.md, session 18).
+    # critics have none. "none" in `cascade` made LSUN 0-4 samples more diverse (0.30 -> 0.36) but far less
+    # close to the image (patch SWD 0.33 -> 0.45; BENCHMARKS.md, session 18), so every preset keeps None.
     critic_norm: Norm | None = None
     negative_slope: float = 0.2
     # Optimisation
