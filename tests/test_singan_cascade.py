@@ -48,9 +48,14 @@ def test_cascade_preset_and_validation():
         coarsest_reconstruction_noise="image",
         gradient_penalty_every=4,
         crop_gradient_penalty_every=1,
+        crop_norm="instance",
     )
     sizes = pyramid_sizes(188, 250, cascade)  # a 250 px photo: the 4 whole-image scales are the cascade
     assert [cascade.is_cascade(size) for size in sizes] == [True] * 4 + [False] * 3
+    # Its cropped scales (and their critics) are instance-normalised; `fast`'s have no norm.
+    assert [cascade.norm_at(size) for size in sizes[4:]] == ["instance"] * 3
+    assert [cascade.critic_norm_at(size) for size in sizes[4:]] == ["instance"] * 3
+    assert fast.norm_at(sizes[-1]) == "none"
     for bad, message in [
         (dict(d_steps=3), "d_steps = g_steps = 1"),
         (dict(coarsest_reconstruction_noise="random"), "fixed reconstruction input"),

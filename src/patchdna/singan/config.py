@@ -35,7 +35,9 @@ class SinGANConfig:
     num_layers: int = 5  # 3x3 convs per network (receptive field 11 px)
     norm: Norm = "batch"
     # Norm of the scales trained on crops (None: `norm`). Instance statistics of an 80 px window of sky differ
-    # from the whole image's, so a cropped scale normalised per instance samples differently than it trained.
+    # from the whole image's, so a cropped scale normalised per instance samples differently than it trained:
+    # `fast`'s first version smeared textures that way (session 2), so `fast` keeps "none". Above the feature
+    # cascade (`cascade`) instance norm scored 7% lower patch SWD on LSUN 0-4 and Places 0-9 (session 19).
     crop_norm: Norm | None = None
     # Norm of the critics of the scales trained on whole images (None: the generators' `norm`). ConSinGAN's
     # critics have none. "none" in `cascade` made LSUN 0-4 samples more diverse (0.30 -> 0.36) but far less
@@ -326,9 +328,10 @@ PRESETS["faithful"] = PRESETS["fast"].replace(
 
 # `fast`'s pyramid and steps with ConSinGAN's feature cascade on its whole-image scales (long side <= 80 px):
 # the newest 3 blocks train together (older ones at lr x 0.1 per scale), the reconstruction input is the real
-# coarsest image, and the cascade's critics take the gradient penalty every 4th step (the cropped scales every
-# step, as in `fast`). Closer to the image than `fast` (LSUN patch SWD 0.35 vs 0.63), less diverse (0.30 vs
-# 0.37), about `fast`'s time (BENCHMARKS.md, sessions 17-18).
+# coarsest image, the cascade's critics take the gradient penalty every 4th step (the cropped scales every
+# step, as in `fast`), and the cropped scales above it are instance-normalised. Closer to the image than `fast`
+# (LSUN patch SWD 0.33 vs 0.63), less diverse (0.30 vs 0.37), about `fast`'s time (BENCHMARKS.md, sessions
+# 17-19).
 PRESETS["cascade"] = PRESETS["fast"].replace(
     cascade_max_size=80,
     concurrent_stages=3,
@@ -336,6 +339,7 @@ PRESETS["cascade"] = PRESETS["fast"].replace(
     coarsest_reconstruction_noise="image",
     gradient_penalty_every=4,
     crop_gradient_penalty_every=1,
+    crop_norm="instance",
 )
 
 
