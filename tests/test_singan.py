@@ -609,6 +609,27 @@ def test_crop_gradient_penalty_every_applies_to_cropped_scales_only(tmp_path, te
     assert len(calls) == 7 + 3  # every step of the coarse scale, steps 0, 3, 6 of the cropped one
 
 
+def test_crop_noise_amplitude_weight_scales_sigma_of_cropped_scales_only(tmp_path, texture_tensor):
+    base = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 3, "iteration_multipliers": ()})
+    amplitudes = []
+    for crop_weight in (None, 0.3):
+        config = base.replace(crop_noise_amplitude_weight=crop_weight)
+        folder = tmp_path / f"m{crop_weight}"
+        model = singan.train(texture_tensor, folder, config=config, device="cpu", show_progress=False, preview=False)
+        assert [config.is_cropped(size) for size in model.sizes] == [False, True]
+        amplitudes.append(model.noise_amplitudes.tolist())
+    default, weighted = amplitudes
+    assert weighted[0] == default[0] == 1.0  # the coarsest scale's noise is the input itself
+    # The same seed trains the same scale 0, so the RMSE at scale 1 is the same: sigma_1 is 3x (0.3 vs 0.1).
+    assert weighted[1] == pytest.approx(3 * default[1], rel=1e-5)
+    assert base.noise_amplitude_weight_at(model.sizes[0]) == 0.1
+    old = base.to_dict()
+    del old["crop_noise_amplitude_weight"]  # a folder written before the option existed still loads
+    assert config_from_dict(old).crop_noise_amplitude_weight is None
+    with pytest.raises(ConfigError, match="crop_noise_amplitude_weight"):
+        singan.preset("fast", crop_noise_amplitude_weight=-1.0)
+
+
 def test_gradient_penalty_every_validation_and_old_folders():
     assert singan.preset("paper").gradient_penalty_every == 1  # the official code: every critic step
     old = singan.preset("fast").to_dict()

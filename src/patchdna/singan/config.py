@@ -70,6 +70,10 @@ class SinGANConfig:
     # CPU time, but Places 0-4 scored 0.581 against 0.533 (BENCHMARKS.md, session 10), so `fast` leaves it off.
     crop_gradient_penalty_every: int | None = None
     noise_amplitude_weight: float = 0.1  # sigma_n = weight x RMSE(real_n, up(reconstruction_{n+1}))
+    # The weight of the scales trained on crops (None: `noise_amplitude_weight`). In `cascade` 0.3 there gave
+    # more diverse samples at the same patch SWD (LSUN 0-4, session 19): the fine scales pass their noise on
+    # as detail that varies from sample to sample, where the cascade alone draws the same texture every time.
+    crop_noise_amplitude_weight: float | None = None
     # patchdna addition (0 in `paper`): weight of a patch sliced-Wasserstein term (ops.patch_swd_loss, GPDM's
     # loss) between each generator step's fake and the real image of that scale, beside the critic's.
     patch_loss_weight: float = 0.0
@@ -151,6 +155,11 @@ class SinGANConfig:
             (
                 self.crop_reconstruction_weight is None or self.crop_reconstruction_weight >= 0,
                 "crop_reconstruction_weight must be None or >= 0",
+            ),
+            (
+                self.noise_amplitude_weight >= 0
+                and (self.crop_noise_amplitude_weight is None or self.crop_noise_amplitude_weight >= 0),
+                "noise_amplitude_weight and crop_noise_amplitude_weight must be >= 0",
             ),
             (
                 self.gradient_penalty_every >= 1,
@@ -240,6 +249,12 @@ class SinGANConfig:
         if self.crop_reconstruction_weight is not None and self.is_cropped(size):
             return self.crop_reconstruction_weight
         return self.reconstruction_weight
+
+    def noise_amplitude_weight_at(self, size: tuple[int, int]) -> float:
+        """The weight of sigma_n = weight x RMSE at a scale of `size` (h, w)."""
+        if self.crop_noise_amplitude_weight is not None and self.is_cropped(size):
+            return self.crop_noise_amplitude_weight
+        return self.noise_amplitude_weight
 
     def real_reconstruction_input_at(self, scale: int) -> bool:
         """Whether the reconstruction term of `scale` feeds the upsampled real image (see the field)."""

@@ -2,7 +2,8 @@
 
 Per scale n (paper section 2 and the official code, without its in-place bug):
   1. inputs from below: the upsampled reconstruction up(x_rec_{n+1}) and, per step, an upsampled random sample;
-  2. sigma_n = noise_amplitude_weight x RMSE(real_n, up(x_rec_{n+1})) (1 at the coarsest scale);
+  2. sigma_n = noise_amplitude_weight x RMSE(real_n, up(x_rec_{n+1})) (1 at the coarsest scale; cropped
+     scales may use crop_noise_amplitude_weight);
   3. each iteration: `d_steps` critic steps (WGAN-GP, per-pixel gradient norm), then `g_steps` generator
      steps (adversarial + alpha x MSE reconstruction from the fixed noise), each recomputing the fake. At the
      coarsest scale the reconstruction noise is redrawn every step by default, as the official code does
@@ -115,7 +116,8 @@ def _train_scale(
     else:
         previous_reconstruction = resize(model.reconstruct()[-1], (height, width))
         # 2. sigma_n from how far the coarser reconstruction is from this scale's real image.
-        amplitude = config.noise_amplitude_weight * torch.sqrt(F.mse_loss(previous_reconstruction, real)).item()
+        rmse = torch.sqrt(F.mse_loss(previous_reconstruction, real)).item()
+        amplitude = config.noise_amplitude_weight_at((height, width)) * rmse
         reconstruction_noise = torch.zeros_like(real)
         if config.real_reconstruction_input_at(scale):
             previous_reconstruction = resize(model.reals()[scale - 1], (height, width))
