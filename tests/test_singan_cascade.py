@@ -49,6 +49,7 @@ def test_cascade_preset_and_validation():
         gradient_penalty_every=4,
         crop_gradient_penalty_every=1,
         crop_norm="instance",
+        crop_noise_amplitude_weight=0.3,
     )
     sizes = pyramid_sizes(188, 250, cascade)  # a 250 px photo: the 4 whole-image scales are the cascade
     assert [cascade.is_cascade(size) for size in sizes] == [True] * 4 + [False] * 3

@@ -70,9 +70,9 @@ class SinGANConfig:
     # CPU time, but Places 0-4 scored 0.581 against 0.533 (BENCHMARKS.md, session 10), so `fast` leaves it off.
     crop_gradient_penalty_every: int | None = None
     noise_amplitude_weight: float = 0.1  # sigma_n = weight x RMSE(real_n, up(reconstruction_{n+1}))
-    # The weight of the scales trained on crops (None: `noise_amplitude_weight`). In `cascade` 0.3 there gave
-    # more diverse samples at the same patch SWD (LSUN 0-4, session 19): the fine scales pass their noise on
-    # as detail that varies from sample to sample, where the cascade alone draws the same texture every time.
+    # The weight of the scales trained on crops (None: `noise_amplitude_weight`). In `cascade` 0.3 there (with
+    # instance norm) raised LSUN 0-4 diversity from 0.30 to 0.32 at the same patch SWD, over two model seeds
+    # (BENCHMARKS.md, session 19): the fine scales draw more of their detail anew for each sample.
     crop_noise_amplitude_weight: float | None = None
     # patchdna addition (0 in `paper`): weight of a patch sliced-Wasserstein term (ops.patch_swd_loss, GPDM's
     # loss) between each generator step's fake and the real image of that scale, beside the critic's.
@@ -344,9 +344,9 @@ PRESETS["faithful"] = PRESETS["fast"].replace(
 # `fast`'s pyramid and steps with ConSinGAN's feature cascade on its whole-image scales (long side <= 80 px):
 # the newest 3 blocks train together (older ones at lr x 0.1 per scale), the reconstruction input is the real
 # coarsest image, the cascade's critics take the gradient penalty every 4th step (the cropped scales every
-# step, as in `fast`), and the cropped scales above it are instance-normalised. Closer to the image than `fast`
-# (LSUN patch SWD 0.33 vs 0.63), less diverse (0.30 vs 0.37), about `fast`'s time (BENCHMARKS.md, sessions
-# 17-19).
+# step, as in `fast`); the cropped scales above it are instance-normalised and take sigma weight 0.3. Closer
+# to the image than `fast` (LSUN patch SWD 0.32 vs 0.63), less diverse (0.32 vs 0.37), about `fast`'s time
+# (BENCHMARKS.md, sessions 17-19).
 PRESETS["cascade"] = PRESETS["fast"].replace(
     cascade_max_size=80,
     concurrent_stages=3,
@@ -355,6 +355,7 @@ PRESETS["cascade"] = PRESETS["fast"].replace(
     gradient_penalty_every=4,
     crop_gradient_penalty_every=1,
     crop_norm="instance",
+    crop_noise_amplitude_weight=0.3,
 )
 
 
