@@ -1,7 +1,7 @@
 """Every SinGAN application on the official inputs: a contact sheet per application in docs/gallery/, and the
 issue-3 quality checks for harmonization, editing and animation printed as tables.
 
-Models are trained once (--preset, fast by default, or lighter with --iterations / --max-size) into --models and
+Models are trained once (--preset, diverse by default, or lighter with --iterations / --max-size) into --models and
 reused.
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/singan_apps_gallery.py --iterations 150 --max-size 160
 Seed check of harmonization/editing at k = N-2 (naive, plain and, with --fine-tune, fine-tuned; one row per
@@ -263,7 +263,7 @@ def base_config(args, max_size: bool = True):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--apps", default="sr,paint,harmonize,edit,animate", help="comma-separated subset")
-    parser.add_argument("--preset", default="fast", choices=sorted(PRESETS), help="SinGAN preset of the models")
+    parser.add_argument("--preset", default="diverse", choices=sorted(PRESETS), help="SinGAN preset of the models")
     parser.add_argument("--iterations", type=int, help="iterations per scale (default: the preset's)")
     parser.add_argument("--max-size", type=int, help="long side of the models (default: the preset's)")
     parser.add_argument("--retrain", type=int, help="iterations of the quantised retraining (default: the model's)")

@@ -141,7 +141,7 @@ def run(dataset: str, index: int, out: Path, p: dict) -> dict:
     rng = torch.Generator().manual_seed(p["seed"])
     picture = load_image(USER_STUDIES / dataset / "Real" / f"{index}.jpg", max_size=250)
     real_full = picture * 2 - 1
-    sizes = pyramid_sizes(real_full.shape[-2], real_full.shape[-1], preset("fast"))
+    sizes = pyramid_sizes(real_full.shape[-2], real_full.shape[-1], preset("diverse"))
     reals = [resize(real_full, s) for s in sizes]
     C, L = p["C"], p["L"]
 

@@ -39,12 +39,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", default="0-9", help="Places50 indices, e.g. 0-9 or 0,3,5")
     parser.add_argument("--factor", type=float, default=4.0)
-    parser.add_argument("--iterations", type=int, help="iterations per scale (default: the fast preset's)")
+    parser.add_argument("--iterations", type=int, help="iterations per scale (default: the diverse preset's)")
     parser.add_argument("--models", help="keep (and reuse) the trained SR models in this folder")
     parser.add_argument("--save", help="folder for the LR, bicubic and SinGAN images")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    config = preset("fast", **({"iterations": args.iterations} if args.iterations else {}))
+    config = preset("diverse", **({"iterations": args.iterations} if args.iterations else {}))
     rows = []
     print(
         f"{'image':>5} {'size':>9} {'swd_bic':>8} {'psnr_bic':>8} | {'ratio_paper':>11} {'gap_paper':>9} | "

@@ -31,7 +31,7 @@ def tiny_model(tmp_path_factory):
     torch.manual_seed(0)
     image = torch.from_numpy(make_texture(32, 40)).permute(2, 0, 1)[None].float() / 255
     folder = tmp_path_factory.mktemp("singan") / "model"
-    model = singan.train(image, folder, config=singan.preset("fast", **TINY), device="cpu", show_progress=False)
+    model = singan.train(image, folder, config=singan.preset("diverse", **TINY), device="cpu", show_progress=False)
     return model, folder
 
 
@@ -64,17 +64,17 @@ def test_bad_config_raises():
     with pytest.raises(ConfigError, match="unknown preset"):
         singan.preset("turbo")
     with pytest.raises(ConfigError, match="bad config override"):
-        singan.preset("fast", iteration=10)  # a misspelt field
+        singan.preset("diverse", iteration=10)  # a misspelt field
 
 
 def test_critic_norm_applies_to_whole_image_critics_and_reloads(tmp_path):
     with pytest.raises(ConfigError, match="critic_norm"):
-        singan.preset("fast", critic_norm="layer")
-    config = singan.preset("fast", **{**TINY, "iterations": 3, "crop_size": 30}, critic_norm="none")
+        singan.preset("diverse", critic_norm="layer")
+    config = singan.preset("diverse", **{**TINY, "iterations": 3, "crop_size": 30}, critic_norm="none")
     sizes = pyramid_sizes(32, 40, config)
     assert [config.is_cropped(size) for size in sizes] == [False, False, True]
     assert [config.critic_norm_at(size) for size in sizes] == ["none", "none", "none"]
-    assert singan.preset("fast").critic_norm_at((30, 40)) == "instance"  # None: the generators' norm
+    assert singan.preset("diverse").critic_norm_at((30, 40)) == "instance"  # None: the generators' norm
 
     def norms(network: torch.nn.Module) -> int:
         return sum("Norm" in type(layer).__name__ for layer in network.modules())
@@ -89,7 +89,7 @@ def test_critic_norm_applies_to_whole_image_critics_and_reloads(tmp_path):
 
 
 def test_iteration_multipliers_per_scale_and_json_round_trip():
-    config = singan.preset("fast", iterations=10, iteration_multipliers=(3.0, 0.5))
+    config = singan.preset("diverse", iterations=10, iteration_multipliers=(3.0, 0.5))
     assert [config.iterations_at(scale) for scale in range(4)] == [30, 5, 10, 10]
     restored = config_from_dict(json.loads(json.dumps(config.to_dict())))
     assert restored == config and isinstance(restored.iteration_multipliers, tuple)
@@ -101,7 +101,7 @@ def test_cropped_scales_use_crop_norm(tiny_model):
     config = singan.SinGANConfig(norm="instance", crop_norm="none", crop_size=80)
     assert config.norm_at((60, 80)) == "instance" and config.norm_at((71, 94)) == "none"
     assert singan.SinGANConfig(norm="instance", crop_size=80).norm_at((71, 94)) == "instance"
-    model, _ = tiny_model  # fast preset, crop 24 on a 32x40 image: the finest scale is cropped
+    model, _ = tiny_model  # diverse preset, crop 24 on a 32x40 image: the finest scale is cropped
     norms = [any(isinstance(m, torch.nn.GroupNorm) for m in g.modules()) for g in model.generators]
     expected = [model.config.norm_at(size) == "instance" for size in model.sizes]
     assert norms == expected and norms[0] and not norms[-1]
@@ -125,7 +125,7 @@ def test_training_runs_each_scales_own_number_of_steps(tmp_path, texture_tensor)
         if event.kind == "scale_end":
             steps[event.scale] = event.iterations
 
-    config = singan.preset("fast", **{**TINY, "iterations": 4, "iteration_multipliers": (2.0, 1.0, 0.5)})
+    config = singan.preset("diverse", **{**TINY, "iterations": 4, "iteration_multipliers": (2.0, 1.0, 0.5)})
     singan.train(texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False, callback=count)
     assert steps == {0: 8, 1: 4, 2: 2}
 
@@ -226,7 +226,7 @@ def test_cancel_then_resume_keeps_finished_scales(tmp_path, texture_tensor):
         if event.kind == "scale_end" and event.scale == 0:
             stop.set()
 
-    config = singan.preset("fast", **TINY)
+    config = singan.preset("diverse", **TINY)
     with pytest.raises(singan.TrainingCancelled):
         singan.train(
             texture_tensor, folder, config=config, device="cpu", show_progress=False, callback=on_event, stop_event=stop
@@ -249,7 +249,7 @@ def test_resume_refuses_another_image(tmp_path, tiny_model):
     other = torch.rand(1, 3, 32, 40)
     with pytest.raises(ModelFolderError, match="different image"):
         singan.train(
-            other, folder, config=singan.preset("fast", **TINY), device="cpu", resume=True, show_progress=False
+            other, folder, config=singan.preset("diverse", **TINY), device="cpu", resume=True, show_progress=False
         )
 
 
@@ -358,12 +358,12 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, argv_tail, message):
 
 
 def test_patch_loss_weight_trains_and_is_validated(tmp_path, texture_tensor):
-    config = singan.preset("fast", **{**TINY, "iterations": 3, "patch_loss_weight": 1.0, "patch_loss_size": 5})
+    config = singan.preset("diverse", **{**TINY, "iterations": 3, "patch_loss_weight": 1.0, "patch_loss_size": 5})
     model = singan.train(texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False)
     assert torch.isfinite(singan.sample(model, 2, seed=0)).all()
     assert singan.preset("paper").patch_loss_weight == 0.0
     with pytest.raises(ConfigError, match="patch_loss_weight"):
-        singan.preset("fast", patch_loss_weight=-1.0)
+        singan.preset("diverse", patch_loss_weight=-1.0)
 
 
 def test_variation_moves_samples_between_the_reconstruction_and_free_samples(tiny_model):
@@ -391,12 +391,12 @@ def test_cli_sample_variation(tiny_model, tmp_path, capsys):
 
 
 def test_crop_reconstruction_weight_applies_to_cropped_scales_only():
-    config = singan.preset("fast", crop_size=80, reconstruction_weight=10.0, crop_reconstruction_weight=100.0)
+    config = singan.preset("diverse", crop_size=80, reconstruction_weight=10.0, crop_reconstruction_weight=100.0)
     assert config.reconstruction_weight_at((188, 250)) == 100.0  # trained on 80 px crops
     assert config.reconstruction_weight_at((48, 64)) == 10.0  # whole scale
     assert singan.preset("paper").reconstruction_weight_at((188, 250)) == 10.0
     with pytest.raises(ConfigError, match="crop_reconstruction_weight"):
-        singan.preset("fast", crop_reconstruction_weight=-1.0)
+        singan.preset("diverse", crop_reconstruction_weight=-1.0)
 
 
 @pytest.mark.parametrize("mode, draws_per_step", [("random", 2), ("fixed", 1), ("image", 1)])
@@ -414,7 +414,7 @@ def test_coarsest_reconstruction_noise_is_redrawn_each_step_only_when_random(
         return original(self, scale, batch, size, generator)
 
     monkeypatch.setattr(singan.SinGAN, "noise_like", counting)
-    config = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 5, "iteration_multipliers": ()})
+    config = singan.preset("diverse", **{**TINY, "num_scales": 2, "iterations": 5, "iteration_multipliers": ()})
     config = config.replace(coarsest_reconstruction_noise=mode)
     singan.train(texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False, preview=False)
     assert len(coarsest_draws) == 5 * draws_per_step
@@ -423,7 +423,7 @@ def test_coarsest_reconstruction_noise_is_redrawn_each_step_only_when_random(
 def test_image_reconstruction_input_is_the_real_coarsest_image(tmp_path, texture_tensor):
     # ConSinGAN's z_opt: G_0 reconstructs from the real coarsest image, and every consumer of the
     # reconstruction input (reconstruct, variation, animation) uses it instead of z*.
-    config = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 4, "iteration_multipliers": ()})
+    config = singan.preset("diverse", **{**TINY, "num_scales": 2, "iterations": 4, "iteration_multipliers": ()})
     config = config.replace(coarsest_reconstruction_noise="image")
     model = singan.train(texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False)
     coarsest_real = model.reals()[0]
@@ -439,13 +439,13 @@ def test_image_reconstruction_input_is_the_real_coarsest_image(tmp_path, texture
 
 
 def test_coarsest_reconstruction_noise_default_validation_and_old_folders():
-    assert singan.preset("fast").coarsest_reconstruction_noise == "random"
+    assert singan.preset("diverse").coarsest_reconstruction_noise == "random"
     assert singan.preset("paper").coarsest_reconstruction_noise == "random"  # what the official code does
-    old = singan.preset("fast").to_dict()
+    old = singan.preset("diverse").to_dict()
     del old["coarsest_reconstruction_noise"]  # a folder written before the option existed still loads
     assert config_from_dict(old).coarsest_reconstruction_noise == "random"
     with pytest.raises(ConfigError, match="coarsest_reconstruction_noise"):
-        singan.preset("fast", coarsest_reconstruction_noise="zeros")
+        singan.preset("diverse", coarsest_reconstruction_noise="zeros")
 
 
 def _is_window_of(window: torch.Tensor, image: torch.Tensor) -> bool:
@@ -474,7 +474,7 @@ def test_real_reconstruction_input_feeds_the_generator_the_upsampled_real_image(
         return original(self, window)
 
     monkeypatch.setattr(StageGenerator, "residual", spy)
-    config = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 3, "iteration_multipliers": ()})
+    config = singan.preset("diverse", **{**TINY, "num_scales": 2, "iterations": 3, "iteration_multipliers": ()})
     config = config.replace(real_reconstruction_input_from=real_from)
     model = singan.train(
         texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False, preview=False
@@ -494,16 +494,16 @@ def test_real_reconstruction_input_feeds_the_generator_the_upsampled_real_image(
 
 def test_real_reconstruction_input_defaults_validation_and_old_folders():
     assert singan.preset("paper").real_reconstruction_input_from is None  # SinGAN's reconstruction chain
-    old = singan.preset("fast").to_dict()
+    old = singan.preset("diverse").to_dict()
     del old["real_reconstruction_input_from"]  # a folder written before the option existed still loads
     assert config_from_dict(old).real_reconstruction_input_from is None
     with pytest.raises(ConfigError, match="real_reconstruction_input_from"):
-        singan.preset("fast", real_reconstruction_input_from=0)
+        singan.preset("diverse", real_reconstruction_input_from=0)
 
 
 def test_faithful_preset_trains_the_coarse_scales_concurrently(tmp_path, texture_path):
-    faithful, fast = singan.preset("faithful"), singan.preset("fast")
-    assert faithful == fast.replace(
+    faithful, diverse = singan.preset("faithful"), singan.preset("diverse")
+    assert faithful == diverse.replace(
         concurrent_stages=3,
         crop_concurrent_stages=1,
         coarsest_reconstruction_noise="image",
@@ -529,7 +529,7 @@ def test_concurrent_stages_train_the_scale_below_at_its_scaled_rate(
     from safetensors.torch import load_file
 
     # 3 scales: scale 2's chain starts at scale 1, so its inputs come from the pool of scale-0 samples
-    config = singan.preset("fast", **{**TINY, "iterations": 4, "iteration_multipliers": ()})
+    config = singan.preset("diverse", **{**TINY, "iterations": 4, "iteration_multipliers": ()})
     config = config.replace(norm=norm, concurrent_stages=stages, concurrent_lr_scale=lr_scale, crop_size=None)
     folder = tmp_path / "m"
     after_scale_0 = {}
@@ -555,7 +555,7 @@ def test_concurrent_stages_train_the_scale_below_at_its_scaled_rate(
 
 
 def test_concurrent_stages_per_scale_validation_and_old_folders():
-    config = singan.preset("fast", **TINY).replace(concurrent_stages=3, crop_concurrent_stages=1, crop_size=30)
+    config = singan.preset("diverse", **TINY).replace(concurrent_stages=3, crop_concurrent_stages=1, crop_size=30)
     sizes = pyramid_sizes(32, 40, config)
     assert [config.is_cropped(size) for size in sizes] == [False, False, True]
     # capped by the scales that exist below; cropped scales use their own k
@@ -563,16 +563,16 @@ def test_concurrent_stages_per_scale_validation_and_old_folders():
     above_first = config.replace(crop_concurrent_stages=None, concurrent_lowest_scale=1)  # chains leave G_0 alone
     assert [above_first.concurrent_stages_at(scale, size) for scale, size in enumerate(sizes)] == [1, 1, 2]
     assert singan.preset("paper").concurrent_stages == 1  # SinGAN: each scale alone
-    old = singan.preset("fast").to_dict()
+    old = singan.preset("diverse").to_dict()
     for name in ("concurrent_stages", "concurrent_lr_scale", "crop_concurrent_stages", "concurrent_lowest_scale"):
         del old[name]  # a folder written before the option existed still loads
     assert config_from_dict(old).concurrent_stages == 1
     bad_values = [{"concurrent_stages": 0}, {"crop_concurrent_stages": 0}, {"concurrent_lr_scale": 2.0}]
     for bad in bad_values + [{"concurrent_lowest_scale": -1}]:
         with pytest.raises(ConfigError, match=next(iter(bad))):
-            singan.preset("fast", **bad)
+            singan.preset("diverse", **bad)
     with pytest.raises(ConfigError, match="real_reconstruction_input_from needs concurrent_stages 1"):
-        singan.preset("fast", concurrent_stages=2, real_reconstruction_input_from=4)
+        singan.preset("diverse", concurrent_stages=2, real_reconstruction_input_from=4)
 
 
 @pytest.mark.parametrize("every, expected_calls", [(1, 7), (3, 3)])
@@ -587,7 +587,7 @@ def test_gradient_penalty_every_kth_critic_step(tmp_path, texture_tensor, monkey
         return original(*args, **kwargs)
 
     monkeypatch.setattr(training, "gradient_penalty", counting)
-    config = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 7, "iteration_multipliers": ()})
+    config = singan.preset("diverse", **{**TINY, "num_scales": 2, "iterations": 7, "iteration_multipliers": ()})
     config = config.replace(gradient_penalty_every=every)
     singan.train(texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False, preview=False)
     assert len(calls) == 2 * expected_calls  # steps 0, k, 2k, ... of each of the 2 scales
@@ -599,7 +599,7 @@ def test_crop_gradient_penalty_every_applies_to_cropped_scales_only(tmp_path, te
     calls = []
     original = training.gradient_penalty
     monkeypatch.setattr(training, "gradient_penalty", lambda *a, **k: calls.append(1) or original(*a, **k))
-    config = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 7, "iteration_multipliers": ()})
+    config = singan.preset("diverse", **{**TINY, "num_scales": 2, "iterations": 7, "iteration_multipliers": ()})
     config = config.replace(crop_gradient_penalty_every=3)
     model = singan.train(
         texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False, preview=False
@@ -610,7 +610,7 @@ def test_crop_gradient_penalty_every_applies_to_cropped_scales_only(tmp_path, te
 
 
 def test_crop_noise_amplitude_weight_scales_sigma_of_cropped_scales_only(tmp_path, texture_tensor):
-    base = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 3, "iteration_multipliers": ()})
+    base = singan.preset("diverse", **{**TINY, "num_scales": 2, "iterations": 3, "iteration_multipliers": ()})
     amplitudes = []
     for crop_weight in (None, 0.3):
         config = base.replace(crop_noise_amplitude_weight=crop_weight)
@@ -627,20 +627,20 @@ def test_crop_noise_amplitude_weight_scales_sigma_of_cropped_scales_only(tmp_pat
     del old["crop_noise_amplitude_weight"]  # a folder written before the option existed still loads
     assert config_from_dict(old).crop_noise_amplitude_weight is None
     with pytest.raises(ConfigError, match="crop_noise_amplitude_weight"):
-        singan.preset("fast", crop_noise_amplitude_weight=-1.0)
+        singan.preset("diverse", crop_noise_amplitude_weight=-1.0)
 
 
 def test_gradient_penalty_every_validation_and_old_folders():
     assert singan.preset("paper").gradient_penalty_every == 1  # the official code: every critic step
-    old = singan.preset("fast").to_dict()
+    old = singan.preset("diverse").to_dict()
     del old["gradient_penalty_every"]  # a folder written before the option existed still loads
     assert config_from_dict(old).gradient_penalty_every == 1
     with pytest.raises(ConfigError, match="gradient_penalty_every"):
-        singan.preset("fast", gradient_penalty_every=0)
+        singan.preset("diverse", gradient_penalty_every=0)
     del old["crop_gradient_penalty_every"]
     assert config_from_dict(old).crop_gradient_penalty_every is None
     with pytest.raises(ConfigError, match="crop_gradient_penalty_every"):
-        singan.preset("fast", crop_gradient_penalty_every=0)
+        singan.preset("diverse", crop_gradient_penalty_every=0)
 
 
 @pytest.mark.parametrize("norm, batched", [("instance", True), ("none", True), ("batch", False)])
@@ -665,7 +665,7 @@ def test_critic_scores_real_and_fake_in_one_call_only_with_a_per_sample_norm(
         return original(self, image)
 
     monkeypatch.setattr(StageDiscriminator, "forward", recording)
-    config = singan.preset("fast", **{**TINY, "num_scales": 2, "iterations": 2, "iteration_multipliers": ()})
+    config = singan.preset("diverse", **{**TINY, "num_scales": 2, "iterations": 2, "iteration_multipliers": ()})
     config = config.replace(norm=norm, crop_norm=None)
     singan.train(texture_tensor, tmp_path / "m", config=config, device="cpu", show_progress=False, preview=False)
     assert (2 in batch_sizes) == batched

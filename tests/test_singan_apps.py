@@ -32,7 +32,7 @@ def _box_mask(height: int, width: int) -> torch.Tensor:
 def tiny(tmp_path_factory):
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("apps") / "model"
-    model = singan.train(_image(), folder, config=singan.preset("fast", **TINY), device="cpu", show_progress=False)
+    model = singan.train(_image(), folder, config=singan.preset("diverse", **TINY), device="cpu", show_progress=False)
     return model, folder
 
 
@@ -46,14 +46,14 @@ def test_sr_steps_match_the_paper():
     steps, step = sr_steps(4)
     assert steps == 6 and step == pytest.approx(1.26, abs=0.01)
     assert sr_steps(1.05)[0] == 1  # small factors still take one step
-    config = sr_config(4, singan.preset("fast"), long_side=300)
+    config = sr_config(4, singan.preset("diverse"), long_side=300)
     assert config.reconstruction_weight == 100 and config.min_size == 18 and config.max_size == 300
     assert config.scale_factor == pytest.approx(1 / 1.26, abs=0.01) and config.spacing == "uniform"
 
 
 def test_super_resolve_trains_and_upscales(tmp_path):
     small = _image(20, 26)
-    config = singan.preset("fast", iterations=4, crop_size=24, sample_pool=2)
+    config = singan.preset("diverse", iterations=4, crop_size=24, sample_pool=2)
     out = singan.super_resolve(small, 2.5, device="cpu", config=config, out=tmp_path / "sr")
     _check(out, (1, 3, 50, 65))
     again = singan.super_resolve(small, 2.5, model=tmp_path / "sr")  # reuses the trained folder
@@ -224,7 +224,7 @@ def test_animation_bad_arguments(tiny, tmp_path):
 
 
 def test_animation_config():
-    config = singan.animation_config(singan.preset("fast"))
+    config = singan.animation_config(singan.preset("diverse"))
     assert config.noise_padding and config.reconstruction_weight == 100 and config.min_size == 20
 
 

@@ -40,8 +40,10 @@ def cascade_model(tmp_path_factory):
 
 
 def test_cascade_preset_and_validation():
-    cascade, fast = singan.preset("cascade"), singan.preset("fast")
-    assert cascade == fast.replace(
+    # `fast`, the default, is `diverse` with the feature cascade; `cascade` is its name of sessions 17-19.
+    cascade, diverse = singan.preset("fast"), singan.preset("diverse")
+    assert singan.preset("cascade") == cascade
+    assert cascade == diverse.replace(
         cascade_max_size=80,
         concurrent_stages=3,
         crop_concurrent_stages=1,
@@ -49,14 +51,14 @@ def test_cascade_preset_and_validation():
         gradient_penalty_every=4,
         crop_gradient_penalty_every=1,
         crop_norm="instance",
-        crop_noise_amplitude_weight=0.3,
+        crop_noise_amplitude_weight=0.5,
     )
     sizes = pyramid_sizes(188, 250, cascade)  # a 250 px photo: the 4 whole-image scales are the cascade
     assert [cascade.is_cascade(size) for size in sizes] == [True] * 4 + [False] * 3
-    # Its cropped scales (and their critics) are instance-normalised; `fast`'s have no norm.
+    # Its cropped scales (and their critics) are instance-normalised; `diverse`'s have no norm.
     assert [cascade.norm_at(size) for size in sizes[4:]] == ["instance"] * 3
     assert [cascade.critic_norm_at(size) for size in sizes[4:]] == ["instance"] * 3
-    assert fast.norm_at(sizes[-1]) == "none"
+    assert diverse.norm_at(sizes[-1]) == "none"
     for bad, message in [
         (dict(d_steps=3), "d_steps = g_steps = 1"),
         (dict(coarsest_reconstruction_noise="random"), "fixed reconstruction input"),
@@ -66,7 +68,7 @@ def test_cascade_preset_and_validation():
     ]:
         with pytest.raises(ConfigError, match=message):
             singan.preset("cascade", **bad)
-    assert singan.preset("fast").cascade_max_size is None  # the other presets keep per-scale generators
+    assert all(singan.preset(name).cascade_max_size is None for name in ("diverse", "faithful", "paper"))
 
 
 def test_structure_noise_shapes_and_reconstruction(cascade_model):
@@ -168,7 +170,7 @@ def test_cancel_then_resume_continues_like_an_uninterrupted_run(tmp_path):
         assert torch.equal(value, partial.generators[0].state_dict()[name])
         assert torch.equal(value, straight.generators[0].state_dict()[name])
     # the rest continues from the saved weights, tail, fixed noise and random state: the same model up to
-    # float rounding (resuming `fast` differs at that level too; samples here differ by ~1e-5)
+    # float rounding (resuming `diverse` differs at that level too; samples here differ by ~1e-5)
     torch.testing.assert_close(singan.sample(resumed, 2, seed=4), singan.sample(straight, 2, seed=4), atol=1e-3, rtol=0)
 
 

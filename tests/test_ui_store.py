@@ -18,7 +18,7 @@ from patchdna.ui.store import ModelStore, UploadError, check_name, zip_bytes
 def _untrained_model_folder(folder):
     """A 2-scale SinGAN model folder with initial weights (no training needed to test file handling)."""
     torch.manual_seed(0)
-    config = singan.preset("fast", min_size=12, max_size=24, num_scales=2, crop_size=None, sample_pool=0)
+    config = singan.preset("diverse", min_size=12, max_size=24, num_scales=2, crop_size=None, sample_pool=0)
     sizes = singan.pyramid_sizes(20, 24, config)
     model = singan.SinGAN(config, sizes, torch.rand(1, 3, 20, 24) * 2 - 1)
     for _ in sizes:

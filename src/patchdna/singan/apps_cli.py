@@ -43,7 +43,7 @@ def _add_sr(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output image file (.png, .jpg, ...)")
     parser.add_argument("--model", help="use this SR model folder instead of training (from --model-out)")
     parser.add_argument("--model-out", help="keep the trained SR model in this folder (default: not kept)")
-    parser.add_argument("--preset", default="fast", choices=sorted(PRESETS), help="base training preset")
+    parser.add_argument("--preset", default="diverse", choices=sorted(PRESETS), help="base training preset")
     parser.add_argument("--iterations", type=int, help="override the preset's iterations per scale")
     parser.add_argument(
         "--detail",
@@ -205,7 +205,7 @@ def _add_animate(commands: argparse._SubParsersAction) -> None:
         help="when MODEL was trained without the animation settings, retrain on its stored image with them",
     )
     parser.add_argument("--model-out", help="where to keep a model trained by this command (default: not kept)")
-    parser.add_argument("--preset", default="fast", choices=sorted(PRESETS), help="preset when training here")
+    parser.add_argument("--preset", default="diverse", choices=sorted(PRESETS), help="base preset when training here")
     parser.add_argument("--iterations", type=int, help="iterations per scale when training here")
     add_device_argument(parser)
     add_seed_argument(parser)

@@ -46,12 +46,11 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         "--preset",
         default="fast",
         choices=sorted(PRESETS),
-        help="fast: patchdna's CPU design (minutes); faithful: fast with ConSinGAN's concurrent training of the "
-        "coarse scales (samples keep the image's layout and objects, less diverse; ~1.1x the time); cascade: "
-        "fast with ConSinGAN's feature generator on the coarse scales (samples closer to the image, "
-        "more diverse than faithful's; about fast's time; paint/harmonize/edit then start at its first image "
-        "scale); paper: "
-        "the official SinGAN defaults (hours on a GPU)",
+        help="fast: patchdna's CPU design (minutes; ConSinGAN's feature cascade on the coarse scales, so "
+        "paint/harmonize/edit start at its first image scale); diverse: the same pyramid with every scale trained "
+        "on its own (more varied samples that keep less of the image's layout, any start scale); faithful: "
+        "diverse with ConSinGAN's concurrent training of the coarse scales (less varied; ~1.1x the time); "
+        "cascade: another name of fast; paper: the official SinGAN defaults (hours on a GPU)",
     )
     parser.add_argument("--iterations", type=int, help="override the preset's iterations per scale")
     parser.add_argument("--max-size", type=int, help="override the long side of the finest scale (px)")

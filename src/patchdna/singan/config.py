@@ -1,8 +1,10 @@
-"""SinGAN configuration: one frozen dataclass, three named presets.
+"""SinGAN configuration: one frozen dataclass, named presets.
 
-`paper` reproduces the official defaults (tamarott/SinGAN) without its in-place bug; `fast` is patchdna's
-CPU design; `faithful` is `fast` with ConSinGAN's concurrent training of the coarse scales (samples closer to
-the image, less diverse). BENCHMARKS.md holds what was measured for each.
+`paper` reproduces the official defaults (tamarott/SinGAN) without its in-place bug. `fast` (the default) is
+patchdna's CPU design: `diverse`'s pyramid and steps with ConSinGAN's feature cascade on its whole-image scales.
+`diverse` trains every scale on its own (more varied samples that keep less of the image's layout);
+`faithful` is `diverse` with ConSinGAN's concurrent training of the coarse scales. `cascade` is the name
+`fast`'s design had in sessions 17-19 (the same config). BENCHMARKS.md holds what was measured for each.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from patchdna.errors import ConfigError
 from patchdna.layers import Norm
 
 Spacing = Literal["uniform", "dense_low"]
-PresetName = Literal["fast", "faithful", "cascade", "paper"]
+PresetName = Literal["fast", "diverse", "faithful", "cascade", "paper"]
 
 __all__ = ["PRESETS", "SinGANConfig", "config_from_dict", "preset"]
 
@@ -36,18 +38,18 @@ class SinGANConfig:
     norm: Norm = "batch"
     # Norm of the scales trained on crops (None: `norm`). Instance statistics of an 80 px window of sky differ
     # from the whole image's, so a cropped scale normalised per instance samples differently than it trained:
-    # `fast`'s first version smeared textures that way (session 2), so `fast` keeps "none". Above the feature
-    # cascade (`cascade`) instance norm scored 7% lower patch SWD on LSUN 0-4 and Places 0-9 (session 19).
+    # `diverse`'s first version smeared textures that way (session 2), so `diverse` keeps "none". Above the feature
+    # cascade (`fast`) instance norm scored 7% lower patch SWD on LSUN 0-4 and Places 0-9 (session 19).
     crop_norm: Norm | None = None
     # Norm of the critics of the scales trained on whole images (None: the generators' `norm`). ConSinGAN's
-    # critics have none. "none" in `cascade` made LSUN 0-4 samples more diverse (0.30 -> 0.36) but far less
+    # critics have none. "none" in `fast` made LSUN 0-4 samples more diverse (0.30 -> 0.36) but far less
     # close to the image (patch SWD 0.33 -> 0.45; BENCHMARKS.md, session 18), so every preset keeps None.
     critic_norm: Norm | None = None
     negative_slope: float = 0.2
     # Optimisation
     iterations: int = 2000  # per scale
     # Per-scale multipliers of `iterations`, coarsest first (missing entries: 1). Coarse scales are cheap and
-    # decide the global layout, so the fast preset spends more steps there and fewer at the costly fine scales.
+    # decide the global layout, so the CPU presets spend more steps there and fewer at the costly fine scales.
     iteration_multipliers: tuple[float, ...] = ()
     d_steps: int = 3
     g_steps: int = 3
@@ -60,17 +62,17 @@ class SinGANConfig:
     # alpha 10 left the fine reconstructions worse than their upsampled input (the critic's pull wins).
     crop_reconstruction_weight: float | None = None
     gradient_penalty_weight: float = 0.1
-    # patchdna addition (1, every step, in `paper`, `fast`, `faithful`): compute the gradient penalty on every k-th
+    # patchdna addition (1, every step, in `paper`, `diverse`, `faithful`): compute the gradient penalty on every k-th
     # critic step only, weighted k times (lazy regularisation, StyleGAN2, Karras et al. 2020). The penalty's double
-    # backward is about a third of a SinGAN step, but k = 4 in `fast` made samples more diverse and less faithful
+    # backward is about a third of a SinGAN step, but k = 4 in `diverse` made samples more diverse and less faithful
     # (Places 0 patch SWD 0.72-0.81 -> 1.05; 8 images, BENCHMARKS.md session 9). On the feature cascade's scales
-    # (`cascade`: 4) it cut ~20% of their time at the same quality over two model seeds (session 18).
+    # (`fast`: 4) it cut ~20% of their time at the same quality over two model seeds (session 18).
     gradient_penalty_every: int = 1
     # The same period for the scales trained on crops (None: `gradient_penalty_every`). 4 there saved ~8% of the
-    # CPU time, but Places 0-4 scored 0.581 against 0.533 (BENCHMARKS.md, session 10), so `fast` leaves it off.
+    # CPU time, but Places 0-4 scored 0.581 against 0.533 (BENCHMARKS.md, session 10), so `diverse` leaves it off.
     crop_gradient_penalty_every: int | None = None
     noise_amplitude_weight: float = 0.1  # sigma_n = weight x RMSE(real_n, up(reconstruction_{n+1}))
-    # The weight of the scales trained on crops (None: `noise_amplitude_weight`). In `cascade` 0.3 there (with
+    # The weight of the scales trained on crops (None: `noise_amplitude_weight`). In `fast` 0.5 there (with
     # instance norm) raised LSUN 0-4 diversity from 0.30 to 0.32 at the same patch SWD, over two model seeds
     # (BENCHMARKS.md, session 19): the fine scales draw more of their detail anew for each sample.
     crop_noise_amplitude_weight: float | None = None
@@ -90,12 +92,12 @@ class SinGANConfig:
     coarsest_reconstruction_noise: Literal["random", "fixed", "image"] = "random"
     # patchdna addition (None in `paper`): from this scale on, the reconstruction term feeds G_n the real image
     # of scale n - 1, upsampled, instead of the upsampled reconstruction of scale n - 1 (SinGAN's chain). The
-    # chain drifts from the real image scale by scale (RMSE ~0.09 at the finest scales of a `fast` model,
+    # chain drifts from the real image scale by scale (RMSE ~0.09 at the finest scales of a `diverse` model,
     # against ~0.035 for the upsampled real image), so its L2 term pairs misaligned inputs and targets and
     # teaches G to blur; the real pairs teach G to restore this scale's detail (SinGAN's SR training pairs).
     # Scale 1 is where the coarsest scale's inexact reconstruction is pulled to the image's layout (see
     # `coarsest_reconstruction_noise`), so values >= 2 keep that. sigma_n still comes from the chain.
-    # Session 12 (BENCHMARKS.md): 4 (`fast`'s cropped scales) gave -4.6% sample patch SWD over 7 images in a
+    # Session 12 (BENCHMARKS.md): 4 (`diverse`'s cropped scales) gave -4.6% sample patch SWD over 7 images in a
     # side-by-side retraining, with a worse reconstruction; 2 made Places much worse. Off until a full run.
     real_reconstruction_input_from: int | None = None
     # ConSinGAN's concurrent training (Hinz et al. 2021; its train_depth, 3 there, and lr_scale, 0.1): while
@@ -115,12 +117,12 @@ class SinGANConfig:
     sample_pool: int = 0  # >0: draw lower-scale inputs from a pool of this many samples made once per scale
     # Applications
     noise_padding: bool = False  # animation: pad with noise instead of zeros (official "animation mode")
-    # patchdna addition (None in `paper`, `fast`, `faithful`): the scales whose long side is at most this many px
+    # patchdna addition (None in `paper`, `diverse`, `faithful`): the scales whose long side is at most this many px
     # are one ConSinGAN feature cascade (networks.CascadeBlock / CascadeTail) instead of per-scale image
     # generators. Their blocks pass `width`-channel features up with noise added in feature space, and
     # `concurrent_stages` of them train together on the whole image. Images can enter a cascade model (paint,
-    # harmonization, editing) only from its first image scale. On LSUN 0-4 it halved `fast`'s patch SWD, with
-    # diversity 0.29 against `fast`'s 0.37 (BENCHMARKS.md, sessions 16-17).
+    # harmonization, editing) only from its first image scale. On LSUN 0-4 it halved `diverse`'s patch SWD, with
+    # diversity 0.29 against `diverse`'s 0.37 (BENCHMARKS.md, sessions 16-17).
     cascade_max_size: int | None = None
     cascade_layers: int = 3  # ConvBlocks per cascade block (ConSinGAN: 3)
     cascade_negative_slope: float = 0.05  # LeakyReLU slope in the cascade (ConSinGAN's)
@@ -292,11 +294,12 @@ class SinGANConfig:
 PRESETS: dict[str, SinGANConfig] = {
     # The official defaults (tamarott/SinGAN main_train.py / config.py).
     "paper": SinGANConfig(),
-    # CPU design, chosen by measurement (BENCHMARKS.md): ConSinGAN's denser low-resolution pyramid with fewer
-    # scales, constant narrow width, instance norm, one critic and one generator step per iteration, far fewer
-    # iterations (each scale starts from the previous one's weights; the three coarsest, cheap scales get 3x,
-    # 3x and 2x), the larger scales trained on random crops, and lower-scale inputs drawn from a per-scale pool
-    # instead of re-generated every step. Measured on Places 0 / LSUN 0 (patch SWD, 10 samples):
+    # patchdna's first CPU design (named `fast` in sessions 1-19), chosen by measurement (BENCHMARKS.md):
+    # ConSinGAN's denser low-resolution pyramid with fewer scales, constant narrow width, instance norm, one
+    # critic and one generator step per iteration, far fewer iterations (each scale starts from the previous
+    # one's weights; the three coarsest, cheap scales get 3x, 3x and 2x), the larger scales trained on random
+    # crops, and lower-scale inputs drawn from a per-scale pool instead of re-generated every step. Measured on
+    # Places 0 / LSUN 0 (patch SWD, 10 samples):
     #   no norm 3.05 / 2.36 -> instance norm 1.65 / 2.80 -> + coarse multipliers 1.56 / 1.31.
     # Instance norm (not BatchNorm: its running statistics differ from the training ones at sampling time)
     # halved the coarsest reconstruction error (RMSE 0.19 -> 0.09). 7 dense-low scales beat 8 uniform ones;
@@ -309,7 +312,7 @@ PRESETS: dict[str, SinGANConfig] = {
     # 0.71 / 0.55 patch SWD, 10 samples, same CPU time).
     # Eager, not torch.compile: compiled steps were -6% to +11% of eager on this CPU, and every new shape cost
     # 17-32 s of compilation (session 11).
-    "fast": SinGANConfig(
+    "diverse": SinGANConfig(
         num_scales=7,
         spacing="dense_low",
         width=32,
@@ -327,27 +330,28 @@ PRESETS: dict[str, SinGANConfig] = {
         crop_reconstruction_weight=100.0,
     ),
 }
-# `fast` with ConSinGAN's concurrent training (Hinz et al. 2021) of the uncropped scales 0-3: scale n trains
+# `diverse` with ConSinGAN's concurrent training (Hinz et al. 2021) of the uncropped scales 0-3: scale n trains
 # with the two scales below it (learning rates x0.1, x0.01). Samples keep the image's objects and layout and
 # are sharper, but vary less. The cropped scales train alone: a chain through whole-image scales would cost
-# several crops' work per step. Session 13 (BENCHMARKS.md): 1.13x the CPU time of `fast` side by side.
+# several crops' work per step. Session 13 (BENCHMARKS.md): 1.13x the CPU time of `diverse` side by side.
 # Session 14 added ConSinGAN's reconstruction input (the real coarsest image) and sigma weight 0.3. Mean patch
-# SWD / diversity of 10 samples on LSUN 0-4: 0.319 / 0.259 (session 13's version 0.348 / 0.214, `fast` 0.629 /
-# 0.366, published ConSinGAN 0.345 / 0.322); Places 0-9 (4 samples): 0.362 / 0.257 (session 13 0.367 / 0.206).
-PRESETS["faithful"] = PRESETS["fast"].replace(
+# SWD / diversity of 10 samples on LSUN 0-4: 0.319 / 0.259 (session 13's version 0.348 / 0.214, `diverse`
+# 0.629 / 0.366, published ConSinGAN 0.345 / 0.322); Places 0-9 (4 samples): 0.362 / 0.257 (session 13 0.367 / 0.206).
+PRESETS["faithful"] = PRESETS["diverse"].replace(
     concurrent_stages=3,
     crop_concurrent_stages=1,
     coarsest_reconstruction_noise="image",
     noise_amplitude_weight=0.3,
 )
 
-# `fast`'s pyramid and steps with ConSinGAN's feature cascade on its whole-image scales (long side <= 80 px):
-# the newest 3 blocks train together (older ones at lr x 0.1 per scale), the reconstruction input is the real
-# coarsest image, the cascade's critics take the gradient penalty every 4th step (the cropped scales every
-# step, as in `fast`); the cropped scales above it are instance-normalised and take sigma weight 0.3. Closer
-# to the image than `fast` (LSUN patch SWD 0.32 vs 0.63), less diverse (0.32 vs 0.37), about `fast`'s time
-# (BENCHMARKS.md, sessions 17-19).
-PRESETS["cascade"] = PRESETS["fast"].replace(
+# The default: `diverse`'s pyramid and steps with ConSinGAN's feature cascade on its whole-image scales (long
+# side <= 80 px): the newest 3 blocks train together (older ones at lr x 0.1 per scale), the reconstruction
+# input is the real coarsest image, the cascade's critics take the gradient penalty every 4th step (the cropped
+# scales every step, as in `diverse`); the cropped scales above it are instance-normalised and take sigma
+# weight 0.5. Closer to the image than `diverse` (LSUN patch SWD 0.32 vs 0.63), a little less varied (0.32 vs
+# 0.37), about its time (BENCHMARKS.md, sessions 17-20). Paint, harmonization and editing start at or above
+# its first image scale (scale 4 of 7 on a 250 px photo): the cascade's scales take features, not images.
+PRESETS["fast"] = PRESETS["diverse"].replace(
     cascade_max_size=80,
     concurrent_stages=3,
     crop_concurrent_stages=1,
@@ -355,8 +359,10 @@ PRESETS["cascade"] = PRESETS["fast"].replace(
     gradient_penalty_every=4,
     crop_gradient_penalty_every=1,
     crop_norm="instance",
-    crop_noise_amplitude_weight=0.3,
+    crop_noise_amplitude_weight=0.5,
 )
+# Its name in sessions 17-19, kept so that their BENCHMARKS.md commands still run.
+PRESETS["cascade"] = PRESETS["fast"]
 
 
 def preset(name: str, **overrides: Any) -> SinGANConfig:

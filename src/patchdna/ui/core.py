@@ -51,7 +51,7 @@ def training_config(family: str, preset_name: str) -> Any:
     if family == "singan":
         from patchdna.singan import preset
 
-        return preset("fast", **SINGAN_TINY) if preset_name == "tiny" else preset(preset_name)
+        return preset("diverse", **SINGAN_TINY) if preset_name == "tiny" else preset(preset_name)
     if family == "ingan":
         try:
             from patchdna import ingan
