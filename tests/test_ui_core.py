@@ -158,3 +158,27 @@ def test_cli_help_does_not_need_gradio():
     assert result.returncode == 0, result.stderr
     for option in ("--host", "--port", "--models", "--max-upload-mb", "--device"):
         assert option in result.stdout
+
+
+def test_first_image_scale_skips_a_feature_cascade(app, image_file, singan_name):
+    from patchdna import singan
+
+    # The tabs' start sliders move to the first scale that takes an image: 1 for per-scale models (and for
+    # anything that is not a SinGAN model), the cascade's top for a `fast` model.
+    assert app.first_image_scale(singan_name) == 1
+    assert app.first_image_scale(None) == 1
+    assert app.first_image_scale("no-such-model") == 1
+    tiny_fast = singan.preset(
+        "fast", min_size=12, max_size=40, num_scales=4, iterations=3, crop_size=24, sample_pool=2, cascade_max_size=30
+    )
+    folder = app.settings.models_root / "cascade-tex"
+    model = singan.train(str(image_file), folder, config=tiny_fast, device="cpu", show_progress=False)
+    assert model.num_cascade >= 2
+    first = app.first_image_scale("cascade-tex")
+    assert first == model.num_cascade
+    height, width = model.sizes[-1]
+    image, mask = torch.rand(1, 3, height, width), torch.zeros(1, 1, height, width)
+    mask[..., 8:20, 8:20] = 1
+    assert app.harmonize("cascade-tex", image, mask, first, False, 0).blended.shape == (1, 3, height, width)
+    with pytest.raises(PatchDNAError, match="feature cascade"):
+        app.harmonize("cascade-tex", image, mask, first - 1, False, 0)

@@ -296,6 +296,12 @@ def _application_tabs(gr: Any, app: App, model_box: Any) -> None:
         on_paint, [model_box, paint_editor, paint_start, paint_quantize, paint_colors, paint_seed], paint_out
     )
 
+    def on_model(name: str | None) -> tuple[Any, ...]:
+        first = app.first_image_scale(name)
+        return tuple(gr.update(value=first) for _ in range(3))
+
+    model_box.change(on_model, model_box, [harm_start, edit_start, paint_start])
+
     with gr.Tab("Super-resolution"):
         gr.Markdown("Enlarge the model's training image (or an image like it) with the model's finest scale.")
         with gr.Row():

@@ -185,6 +185,19 @@ class App:
             raise PatchDNAError(f"{name!r} is a {loaded_family} model; this tab works with {label} models")
         return model
 
+    def first_image_scale(self, name: str | None) -> int:
+        """The lowest start scale >= 1 at which harmonize, edit and paint can feed an image into SinGAN `name`.
+
+        A `fast` model's coarse scales are a feature cascade that takes no image (4 of 7 for a 250 px photo), so
+        the tabs move their start sliders there instead of offering a start that is refused. 1 when `name` is
+        not a SinGAN model (the tabs' own error says so when used).
+        """
+        try:
+            model = self.model(name)
+        except PatchDNAError:
+            return 1
+        return max(1, int(getattr(model, "num_cascade", 0)))
+
     def output_file(self, stem: str, suffix: str) -> Path:
         """A fresh path under the work folder for a file the page offers for download."""
         return Path(tempfile.mkdtemp(dir=self.work_dir)) / f"{stem}{suffix}"
