@@ -72,9 +72,9 @@ class SinGANConfig:
     # CPU time, but Places 0-4 scored 0.581 against 0.533 (BENCHMARKS.md, session 10), so `diverse` leaves it off.
     crop_gradient_penalty_every: int | None = None
     noise_amplitude_weight: float = 0.1  # sigma_n = weight x RMSE(real_n, up(reconstruction_{n+1}))
-    # The weight of the scales trained on crops (None: `noise_amplitude_weight`). In `fast` 0.5 there (with
-    # instance norm) raised LSUN 0-4 diversity from 0.30 to 0.32 at the same patch SWD, over two model seeds
-    # (BENCHMARKS.md, session 19): the fine scales draw more of their detail anew for each sample.
+    # The weight of the scales trained on crops (None: `noise_amplitude_weight`). In `fast` (with instance norm)
+    # 0.3 there raised LSUN 0-4 diversity from 0.30 to 0.32 at the same patch SWD, and 0.5 to 0.33, over two
+    # model seeds (BENCHMARKS.md, sessions 19-20): the fine scales draw more of their detail anew per sample.
     crop_noise_amplitude_weight: float | None = None
     # patchdna addition (0 in `paper`): weight of a patch sliced-Wasserstein term (ops.patch_swd_loss, GPDM's
     # loss) between each generator step's fake and the real image of that scale, beside the critic's.
@@ -348,7 +348,7 @@ PRESETS["faithful"] = PRESETS["diverse"].replace(
 # side <= 80 px): the newest 3 blocks train together (older ones at lr x 0.1 per scale), the reconstruction
 # input is the real coarsest image, the cascade's critics take the gradient penalty every 4th step (the cropped
 # scales every step, as in `diverse`); the cropped scales above it are instance-normalised and take sigma
-# weight 0.5. Closer to the image than `diverse` (LSUN patch SWD 0.32 vs 0.63), a little less varied (0.32 vs
+# weight 0.5. Closer to the image than `diverse` (LSUN patch SWD 0.32 vs 0.63), a little less varied (0.33 vs
 # 0.37), about its time (BENCHMARKS.md, sessions 17-20). Paint, harmonization and editing start at or above
 # its first image scale (scale 4 of 7 on a 250 px photo): the cascade's scales take features, not images.
 PRESETS["fast"] = PRESETS["diverse"].replace(
