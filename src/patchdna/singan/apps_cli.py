@@ -23,7 +23,9 @@ __all__ = ["APP_COMMANDS"]
 _FORMATTER = DefaultsHelpFormatter
 _START_SCALE_HELP = (
     "scale (0 = coarsest .. number of scales - 1) at which the input is injected; lower changes more "
-    "(layout and colours), higher keeps more of the input and changes only texture"
+    "(layout and colours), higher keeps more of the input and changes only texture. Models of the default "
+    "`fast` preset take an image only from their first image scale (scale 4 of 7 for a 250 px photo; a lower "
+    "value is refused with a message naming it); train with --preset diverse to start lower"
 )
 
 
