@@ -348,7 +348,7 @@ PRESETS["faithful"] = PRESETS["diverse"].replace(
 # side <= 80 px): the newest 3 blocks train together (older ones at lr x 0.1 per scale), the reconstruction
 # input is the real coarsest image, the cascade's critics take the gradient penalty every 4th step (the cropped
 # scales every step, as in `diverse`); the cropped scales above it are instance-normalised and take sigma
-# weight 0.5. Closer to the image than `diverse` (LSUN patch SWD 0.32 vs 0.63), a little less varied (0.33 vs
+# weight 0.5. Closer to the image than `diverse` (LSUN patch SWD 0.33 vs 0.63), a little less varied (0.33 vs
 # 0.37), about its time (BENCHMARKS.md, sessions 17-20). Paint, harmonization and editing start at or above
 # its first image scale (scale 4 of 7 on a 250 px photo): the cascade's scales take features, not images.
 PRESETS["fast"] = PRESETS["diverse"].replace(
