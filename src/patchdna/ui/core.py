@@ -196,7 +196,7 @@ class App:
             model = self.model(name)
         except PatchDNAError:
             return 1
-        return max(1, int(getattr(model, "num_cascade", 0)))
+        return max(1, model.num_cascade)  # self.model checked the family: a SinGAN
 
     def output_file(self, stem: str, suffix: str) -> Path:
         """A fresh path under the work folder for a file the page offers for download."""
