@@ -23,7 +23,11 @@ TINY = dict(
     extra_inverse_step=True,  # runs in the second half
     checkpoint_every=2,
     preview_every=2,
+    segment_length=8,  # several segments and quilted joins even on a 16 px crop
+    segment_overlap=4,
 )
+# The paper's transform (a bilinear stretch of the features, tanh output) beside `fast`'s segment resize.
+BILINEAR = dict(resize_mode="bilinear", residual_output=False)
 
 
 def tiny_image(height: int = 24, width: int = 28, seed: int = 0) -> torch.Tensor:
@@ -33,10 +37,11 @@ def tiny_image(height: int = 24, width: int = 28, seed: int = 0) -> torch.Tensor
     return (stripes[None] + 0.05 * torch.rand(1, 3, height, width, generator=generator)).clamp(0, 1)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+@pytest.fixture(scope="module", params=["segments", "bilinear"])
+def trained(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("ingan") / "model"
-    model = ingan.train(tiny_image(), folder, ingan.preset("fast", **TINY), device="cpu", progress=False)
+    config = ingan.preset("fast", **TINY, **(BILINEAR if request.param == "bilinear" else {}))
+    model = ingan.train(tiny_image(), folder, config, device="cpu", progress=False)
     return folder, model
 
 
@@ -319,3 +324,61 @@ def test_derivative_loss_is_validated_logged_when_weighted_and_old_folders_load_
     for key in ("derivative_loss_weight", "derivative_loss_levels"):
         del old[key]  # a config.json written before this option
     assert ingan.InGANConfig.from_dict(old).derivative_loss_weight == 0.0
+
+
+@pytest.mark.parametrize("size", [(24, 28), (13, 45), (40, 11)])
+def test_residual_segment_generator_draws_on_the_segment_resized_image(size):
+    # With the exit conv zeroed, a residual generator returns T(x) itself: here the segment resize, a gather of
+    # x's pixels (and x itself at the input size).
+    from patchdna.ingan.networks import Generator
+
+    generator = Generator(
+        widths=(4, 8, 8, 16),
+        bottleneck_blocks=1,
+        resize_mode="segments",
+        segment_length=8,
+        segment_slack=2,
+        residual=True,
+    ).eval()
+    torch.nn.init.zeros_(generator.exit.weight)
+    torch.nn.init.zeros_(generator.exit.bias)
+    image = tiny_image() * 2 - 1
+    rows, columns = generator.segment_maps(image, size)
+    with torch.no_grad():
+        out = generator(image, size)
+    assert rows.shape == columns.shape == size
+    torch.testing.assert_close(out, image[:, :, rows, columns], atol=1e-5, rtol=0)
+    if size == (24, 28):
+        torch.testing.assert_close(out, image, atol=1e-5, rtol=0)
+
+
+def test_segment_training_masks_what_a_shrink_cannot_restore():
+    from patchdna.ingan.training import Trainer
+
+    config = ingan.preset(
+        "fast",
+        **{**TINY, "resize_mode": "segments", "segment_length": 6, "segment_overlap": 4, "residual_output": True},
+    )
+    trainer = Trainer(tiny_image(), config, torch.device("cpu"), seed=0)
+    source = trainer.sample_crop()
+    grid, back, mask = trainer.segment_round_trip(source, (8, 32), None)
+    assert grid.shape == (1, 8, 32, 2) and back.shape == (1, 16, 16, 2)
+    assert mask.shape == (1, 1, 16, 16) and 0 < mask.mean() < 1  # rows were skipped, columns all kept
+    # Errors where the mask is 0 do not count; the loss is the mean over the restorable pixels.
+    noisy = source + (1 - mask) * 5.0
+    assert trainer.reconstruction_loss(noisy, source, mask).item() == 0.0
+    assert trainer.segment_round_trip(source, (8, 32), torch.eye(3)) == (None, None, None)
+    losses = [trainer.step() for _ in range(4)]
+    assert all(np.isfinite(value) for step in losses for value in step.values())
+
+
+def test_resize_mode_is_validated_and_old_folders_load_as_bilinear():
+    for bad in ({"resize_mode": "nearest"}, {"segment_length": 2}, {"segment_slack": -1}):
+        with pytest.raises(ConfigError):
+            ingan.preset("fast", **bad)
+    old = ingan.preset("fast").to_dict()
+    for key in ("resize_mode", "segment_length", "segment_slack", "residual_output"):
+        del old[key]
+    loaded = ingan.InGANConfig.from_dict(old)
+    assert loaded.resize_mode == "bilinear" and loaded.residual_output is False
+    assert ingan.preset("paper").resize_mode == "bilinear" and not ingan.preset("paper").residual_output

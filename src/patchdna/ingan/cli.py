@@ -130,7 +130,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--preset",
         choices=("fast", "paper"),
         default="fast",
-        help="fast: small network, minutes on a CPU (default); paper: the official defaults (75k iterations, GPU)",
+        help=(
+            "fast (default): a small network, minutes on a CPU; it resizes by repeating or skipping 24 px strips of"
+            " the image at its own scale, with quilted joins, so shapes are not stretched. paper: the official"
+            " defaults (a bilinear stretch G learns to undo; 75k iterations, meant for a GPU)"
+        ),
     )
     train.add_argument("--iterations", type=int, default=None, help="override the preset's number of iterations")
     train.add_argument(

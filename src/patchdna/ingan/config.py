@@ -25,6 +25,17 @@ class InGANConfig:
     # their conv at the coarser resolution and then upsample, which is cheaper at large outputs but leaves no
     # nonlinear layer at the finer resolution. The default 0 is the order of models made before this option.
     upsample_first_levels: int = 0
+    # How G resizes (T without a warp). "bilinear": the paper's stretch of the entry features, which G must learn
+    # to undo. "segments" (patchdna): unit-scale segments of the features, repeated to grow and skipped to
+    # shrink, with cuts where the image's lines join best, so local structure keeps its shape by construction and
+    # G learns to hide the cuts (`patchdna.ops.warp.segment_indices`; see docs/ingan.md for the measurements).
+    resize_mode: Literal["bilinear", "segments"] = "bilinear"
+    segment_length: int = 24  # px per segment (at the input's resolution)
+    segment_slack: int = 6  # px a segment's start may move to find a better cut
+    segment_overlap: int = 8  # px around a cut where each line crosses along the least-error path (0: straight)
+    # True (patchdna): G adds its output to T applied to the input image instead of a tanh output, so it
+    # learns corrections and G(x; identity) = x holds from the first step. False: the paper.
+    residual_output: bool = False
     # Discriminator: one small net per scale, scale i sees the input shrunk by scale_factor**-i.
     discriminator_width: int = 64
     discriminator_spectral_norm: bool = True  # the paper's; off lets D saturate (see PatchDiscriminator)
@@ -82,6 +93,13 @@ class InGANConfig:
                 raise ConfigError(f"{name} must be a positive odd number, got {value}")
         if self.generator_norm not in ("batch", "none"):
             raise ConfigError(f"generator_norm must be 'batch' or 'none', got {self.generator_norm!r}")
+        if self.resize_mode not in ("bilinear", "segments"):
+            raise ConfigError(f"resize_mode must be 'bilinear' or 'segments', got {self.resize_mode!r}")
+        if self.segment_length < 4 or self.segment_slack < 0 or not 0 <= self.segment_overlap <= self.segment_length:
+            raise ConfigError(
+                "need segment_length >= 4, segment_slack >= 0 and 0 <= segment_overlap <= segment_length, got "
+                f"{self.segment_length}, {self.segment_slack}, {self.segment_overlap}"
+            )
         if self.scale_factor <= 1.0:
             raise ConfigError(f"scale_factor must be > 1, got {self.scale_factor}")
         if self.crop_size < 16:
@@ -145,6 +163,11 @@ _FAST = InGANConfig(
     exit_kernel=3,
     generator_norm="none",
     upsample_first_levels=1,  # a nonlinear conv at full res: same training CPU time, 1024x1024 retarget ~15% slower
+    # Segment resizes with quilted joins and a residual output (session 21, the 7 benchmark images): shapes are
+    # kept by construction (width x2 anisotropy near 0 instead of bicubic's 1.29) and the 1x output is the
+    # input. G's own learnt stretch-undoing never got there within a CPU schedule (sessions 4-12, BENCHMARKS.md).
+    resize_mode="segments",
+    residual_output=True,
     discriminator_width=32,
     # 128 px crops at 1,600 iterations instead of 64 at 2,000 (sessions 8-9, the 7 benchmark images): 25 of 35
     # retargets within 2.5x the blur baseline instead of 18, for ~2.3x the training CPU time (BENCHMARKS.md).

@@ -18,7 +18,7 @@ from torch import Tensor
 from patchdna.errors import ConfigError
 from patchdna.ingan.model import InGANModel
 from patchdna.ingan.networks import STRIDE
-from patchdna.ops.warp import affine_to_homography, homography_grid, shift_homography, warp_mask
+from patchdna.ops.warp import affine_to_homography, shift_homography, warp_mask
 from patchdna.video import image_grid, write_video
 
 __all__ = [
@@ -84,34 +84,32 @@ def _generate(model: InGANModel, size: tuple[int, int], forward: Tensor | None, 
     """G(x; T) for the model's image: (1, 3, h, w) in [0, 1] on the CPU."""
     generator = model.generator
     image = (model.image * 2 - 1).contiguous(memory_format=torch.channels_last)
-    features = generator.features(image)
     height, width = size
     if tile is None and height * width > AUTO_TILE_PIXELS:
         tile = DEFAULT_TILE
     if tile is None or (height <= tile and width <= tile):
-        out = generator.body(generator.transform(features, size, forward))
+        out = generator(image, size, forward)
         return ((out + 1) / 2).clamp(0, 1).float().cpu()
     if tile < STRIDE:
         raise ConfigError(f"tile must be at least {STRIDE} px, got {tile}")
     # Tiles sample their features straight from the sampling grid, so the full-resolution feature map is never
     # held. Tile origins and margins sit on the 8-pixel grid, so pooling cells match those of a whole pass.
+    features = generator.features(image)
     tile = tile // STRIDE * STRIDE
     margin = tile_margin(model)
-    sampling = torch.eye(3) if forward is None else torch.linalg.inv(forward.double().cpu()).float()
-    grid = homography_grid(sampling, size, device=features.device)  # (1, h, w, 2)
+    grid = generator.sampling_grid(image, size, forward)  # (1, h, w, 2)
     pad_h, pad_w = (-height) % STRIDE, (-width) % STRIDE
     grid = F.pad(grid.permute(0, 3, 1, 2), (0, pad_w, 0, pad_h), mode="replicate").permute(0, 2, 3, 1)
     full_h, full_w = grid.shape[1:3]
-    padding = "border"
     out = torch.empty(1, 3, full_h, full_w)
     for top in range(0, full_h, tile):
         for left in range(0, full_w, tile):
             y0, x0 = max(0, top - margin), max(0, left - margin)
             y1, x1 = min(full_h, top + tile + margin), min(full_w, left + tile + margin)
-            tile_features = F.grid_sample(
-                features, grid[:, y0:y1, x0:x1], mode="bilinear", padding_mode=padding, align_corners=False
-            )
-            result = generator.unet(tile_features.contiguous(memory_format=torch.channels_last))
+            tile_grid = grid[:, y0:y1, x0:x1]
+            tile_features = generator.sample(features, tile_grid).contiguous(memory_format=torch.channels_last)
+            base = generator.sample(image, tile_grid) if generator.residual else None
+            result = generator.unet(tile_features, base)
             bottom, right = min(full_h, top + tile), min(full_w, left + tile)
             out[..., top:bottom, left:right] = result[..., top - y0 : bottom - y0, left - x0 : right - x0].float().cpu()
     return ((out[..., :height, :width] + 1) / 2).clamp(0, 1)

@@ -35,6 +35,11 @@ def build_generator(config: InGANConfig) -> Generator:
         exit_kernel=config.exit_kernel,
         norm=config.generator_norm,
         upsample_first_levels=config.upsample_first_levels,
+        resize_mode=config.resize_mode,
+        segment_length=config.segment_length,
+        segment_slack=config.segment_slack,
+        segment_overlap=config.segment_overlap,
+        residual=config.residual_output,
     )
 
 

@@ -5,7 +5,9 @@ D -> MultiScaleDiscriminator, w_k -> scale_weights(...).
 
 Images inside the networks are in [-1, 1]. The geometric transform is applied to the feature map after the
 entry convolution (not to the RGB image), as in the paper: the rest of the generator then runs at the output
-size and turns stretched features into unstretched content.
+size and turns stretched features into unstretched content. A plain resize is either the paper's bilinear one
+or (`resize_mode="segments"`) a resize that keeps the local scale: unit-scale segments of the feature map,
+repeated or skipped, with the cuts where the image's lines join best (`patchdna.ops.warp.segment_indices`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from patchdna.ops.resize import resize
-from patchdna.ops.warp import resize_bilinear, warp
+from patchdna.ops.warp import homography_grid, resize_bilinear, segment_grid, segment_maps
 
 __all__ = [
     "Generator",
@@ -108,6 +110,10 @@ class Generator(nn.Module):
     finest upscales upsample before their conv (the paper's order: a nonlinear layer at the finer resolution,
     which is what can draw sharp detail there); the others convolve first and then upsample (4x cheaper: a
     1024x1024 retarget spends its time at the finest resolutions).
+
+    `residual`: the exit conv's output is added to T applied to the input image (with the same sampling)
+    instead of going through tanh, so G draws corrections (the seams of a segment resize, lost detail) and
+    its identity output is the input from the first step. Outputs may then leave [-1, 1]; callers clamp.
     """
 
     def __init__(
@@ -119,8 +125,18 @@ class Generator(nn.Module):
         exit_kernel: int = 7,
         norm: str = "batch",
         upsample_first_levels: int = 0,
+        resize_mode: str = "bilinear",
+        segment_length: int = 24,
+        segment_slack: int = 6,
+        segment_overlap: int = 8,
+        residual: bool = False,
     ) -> None:
         super().__init__()
+        self.resize_mode = resize_mode
+        self.segment_length = segment_length
+        self.segment_slack = segment_slack
+        self.segment_overlap = segment_overlap
+        self.residual = residual
         c0, c1, c2, c3 = widths
         # up[i] runs coarsest first; the last `upsample_first_levels` of them upsample before their conv.
         self.upsample_first = [i >= 3 - upsample_first_levels for i in range(3)]
@@ -137,15 +153,38 @@ class Generator(nn.Module):
         """Entry features (B, widths[0], H, W) of an image (B, 3, H, W) in [-1, 1]."""
         return self.entry(image)
 
-    @staticmethod
-    def transform(features: Tensor, size: tuple[int, int], forward: Tensor | None = None) -> Tensor:
-        """T applied to features: a bilinear resize to `size`, or a warp by the forward homography."""
-        if forward is None:
-            return resize_bilinear(features, size)
-        return warp(features, forward, size, padding_mode="border")
+    def segment_maps(self, image: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+        """Source rows and columns (each (h, w)) of a segment resize of `image` (B, C, H, W) to `size`.
 
-    def unet(self, features: Tensor) -> Tensor:
-        """The body on features whose sides are multiples of 8: (B, widths[0], h, w) -> (B, 3, h, w)."""
+        The cuts are chosen on the first image of the batch (training and inference use batch 1).
+        """
+        return segment_maps(image[0], size, self.segment_length, self.segment_slack, self.segment_overlap)
+
+    def sampling_grid(self, image: Tensor, size: tuple[int, int], forward: Tensor | None = None) -> Tensor:
+        """The grid (1, h, w, 2) with which T samples `image`'s features (and the image itself, if residual).
+
+        A warp samples through the inverse of `forward`; a plain resize is the identity homography (a bilinear
+        resize without antialiasing) or, with `resize_mode="segments"`, a segment resize.
+        """
+        if forward is None and self.resize_mode == "segments":
+            rows, columns = self.segment_maps(image, size)
+            return segment_grid(rows, columns, (int(image.shape[-2]), int(image.shape[-1])))
+        sampling = torch.eye(3) if forward is None else torch.linalg.inv(forward.double().cpu()).float()
+        return homography_grid(sampling, size, device=image.device)
+
+    @staticmethod
+    def sample(tensor: Tensor, grid: Tensor) -> Tensor:
+        """T: (B, C, H, W) sampled at `grid` (1 or B, h, w, 2) -> (B, C, h, w); border padding as in InGAN."""
+        grid = grid.to(device=tensor.device, dtype=tensor.dtype)
+        if grid.shape[0] != tensor.shape[0]:
+            grid = grid.expand(tensor.shape[0], -1, -1, -1)
+        return F.grid_sample(tensor, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+    def unet(self, features: Tensor, base: Tensor | None = None) -> Tensor:
+        """The body on features whose sides are multiples of 8: (B, widths[0], h, w) -> (B, 3, h, w).
+
+        `base` (B, 3, h, w): the transformed input image, which a residual generator adds to its output.
+        """
         assert features.shape[-2] % STRIDE == 0 and features.shape[-1] % STRIDE == 0, features.shape
         skips = []
         x = features.contiguous(memory_format=torch.channels_last)
@@ -158,19 +197,40 @@ class Generator(nn.Module):
                 x = block(F.interpolate(x, scale_factor=2.0, mode="nearest")) + skip
             else:
                 x = F.interpolate(block(x), scale_factor=2.0, mode="nearest") + skip
+        if self.residual:
+            assert base is not None, "a residual generator needs the transformed image"
+            return self.exit(x) + base
         return torch.tanh(self.exit(x))
 
-    def body(self, features: Tensor) -> Tensor:
+    def body(self, features: Tensor, base: Tensor | None = None) -> Tensor:
         """The body on any size: replicate-pad up to multiples of 8, run, crop back."""
         height, width = features.shape[-2:]
         pad_h, pad_w = (-height) % STRIDE, (-width) % STRIDE
         if pad_h or pad_w:
             features = F.pad(features, (0, pad_w, 0, pad_h), mode="replicate")
-        return self.unet(features)[..., :height, :width]
+            if base is not None:
+                base = F.pad(base, (0, pad_w, 0, pad_h), mode="replicate")
+        return self.unet(features, base)[..., :height, :width]
 
-    def forward(self, image: Tensor, size: tuple[int, int] | None = None, forward: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        image: Tensor,
+        size: tuple[int, int] | None = None,
+        forward: Tensor | None = None,
+        grid: Tensor | None = None,
+    ) -> Tensor:
+        """G(x; T). T is a resize to `size` (default: the input's), a warp by the forward homography `forward`,
+        or any precomputed sampling `grid` (1, h, w, 2), e.g. the way back of a segment resize."""
         size = tuple(image.shape[-2:]) if size is None else size  # type: ignore[assignment]
-        return self.body(self.transform(self.features(image), size, forward))  # type: ignore[arg-type]
+        features = self.features(image)
+        if grid is None and forward is None and self.resize_mode == "bilinear":
+            # The paper's plain resize, on the fast interpolate kernel (equal to sampling the identity grid).
+            warped = resize_bilinear(features, size)  # type: ignore[arg-type]
+            base = resize_bilinear(image, size) if self.residual else None  # type: ignore[arg-type]
+            return self.body(warped, base)
+        if grid is None:
+            grid = self.sampling_grid(image, size, forward)  # type: ignore[arg-type]
+        return self.body(self.sample(features, grid), self.sample(image, grid) if self.residual else None)
 
 
 class PatchDiscriminator(nn.Module):

@@ -34,7 +34,7 @@ from patchdna.ingan.networks import Generator, MultiScaleDiscriminator, scale_we
 from patchdna.io import load_image, save_image
 from patchdna.ops.losses import axis_derivative_loss, lsgan_loss, patch_swd_loss
 from patchdna.ops.resize import resize
-from patchdna.ops.warp import shift_homography
+from patchdna.ops.warp import segment_grid, segment_inverse, shift_homography
 from patchdna.video import image_grid
 
 __all__ = ["MIN_IMAGE_SIDE", "Trainer", "train"]
@@ -144,6 +144,26 @@ class Trainer:
             losses.append(patch_swd_loss(fake, source, size, generator=self.rng))
         return torch.stack(losses).mean()
 
+    def segment_round_trip(
+        self, source: Tensor, size: tuple[int, int], forward: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor] | tuple[None, None, None]:
+        """For a segment resize: the grid there, the grid back, and the mask (1, 1, H, W) of source pixels that
+        the way back can restore (content a shrink skipped cannot come back). (None, None, None) otherwise."""
+        if forward is not None or self.generator.resize_mode != "segments":
+            return None, None, None
+        crop_hw = (int(source.shape[-2]), int(source.shape[-1]))
+        rows, columns = self.generator.segment_maps(source, size)
+        back_rows, back_columns, exact = segment_inverse(rows, columns, crop_hw)
+        mask = exact.to(source.dtype)[None, None]
+        return segment_grid(rows, columns, crop_hw), segment_grid(back_rows, back_columns, size), mask
+
+    def reconstruction_loss(self, reconstruction: Tensor, source: Tensor, mask: Tensor | None) -> Tensor:
+        """L1 between G(G(x; T); T^-1) and x, over the pixels the way back can restore."""
+        if mask is None:
+            return F.l1_loss(reconstruction, source)
+        error = (reconstruction - source).abs() * mask
+        return error.sum() / (mask.sum() * source.shape[1]).clamp(min=1.0)
+
     # -- one iteration ---------------------------------------------------------------------------------------
     def step(self) -> dict[str, float]:
         """One iteration: G step (adversarial + reconstruction), D step, and after the curriculum an extra
@@ -157,12 +177,13 @@ class Trainer:
         size, forward = self.sample_transform()
         inverse = None if forward is None else torch.linalg.inv(forward.double()).float()
         crop_hw = (int(real.shape[-2]), int(real.shape[-1]))
+        grid, back_grid, restorable = self.segment_round_trip(source, size, forward)
 
         # 1. Generator: fool D at the new size and come back through T^-1 (and keep G(x; id) = x).
         self.discriminator.requires_grad_(False)
-        fake = self.generator(self.noisy(source), size, forward)
+        fake = self.generator(self.noisy(source), size, forward, grid)
         adversarial = lsgan_loss(self.discriminator(self.noisy(fake), weights), True)
-        reconstruction = F.l1_loss(self.generator(fake, crop_hw, inverse), source)
+        reconstruction = self.reconstruction_loss(self.generator(fake, crop_hw, inverse, back_grid), source, restorable)
         loss_g = adversarial + config.reconstruction_weight * reconstruction
         if config.patch_loss_weight > 0:
             patch = self.patch_loss(fake, source)
@@ -195,7 +216,9 @@ class Trainer:
             losses["derivative"] = derivative.item()
         # 3. After the curriculum: train the inverse direction alone on the detached output.
         if config.extra_inverse_step and self.progress() >= config.curriculum_end:
-            inverse_rec = F.l1_loss(self.generator(fake.detach(), crop_hw, inverse), source)
+            inverse_rec = self.reconstruction_loss(
+                self.generator(fake.detach(), crop_hw, inverse, back_grid), source, restorable
+            )
             self.opt_g.zero_grad(set_to_none=True)
             (config.reconstruction_weight * inverse_rec).backward()
             self.opt_g.step()

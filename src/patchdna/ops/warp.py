@@ -23,6 +23,10 @@ __all__ = [
     "homography_from_points",
     "homography_grid",
     "resize_bilinear",
+    "segment_grid",
+    "segment_indices",
+    "segment_inverse",
+    "segment_maps",
     "shift_homography",
     "transform_points",
     "warp",
@@ -50,6 +54,156 @@ def resize_bilinear(features: Tensor, size: tuple[int, int]) -> Tensor:
     if tuple(features.shape[-2:]) == tuple(size):
         return features
     return F.interpolate(features, size=size, mode="bilinear", align_corners=False)
+
+
+def segment_indices(lines: Tensor, length: int, segment: int = 24, slack: int = 6) -> Tensor:
+    """Source index (length,) of every output line for a resize that keeps the local scale.
+
+    `lines` (N, D): the N lines (rows or columns) of an image along one axis, each flattened to D values.
+    The output is made of consecutive segments of `segment` source lines taken at unit scale: a resize to a
+    larger `length` repeats content, a smaller one skips content, and nothing is stretched or squeezed, so local
+    structure keeps its shape (a bilinear resize stretches it). Segment k is centred where a plain resize would
+    put it; its start may move by up to `slack` lines, chosen by dynamic programming to make every cut join
+    similar lines (sum over cuts of the mean |line after segment k's end - first line of segment k + 1|).
+    `length == N` gives the identity.
+    """
+    count = int(lines.shape[0])
+    if length < 1 or count < 1:
+        raise ValueError(f"need positive lengths, got {count} -> {length}")
+    if length == count:
+        return torch.arange(count, device=lines.device)
+    segment = max(1, min(segment, count, length))
+    spans = [min(segment, length - start) for start in range(0, length, segment)]
+    outputs = [k * segment for k in range(len(spans))]
+    offsets = torch.arange(-slack, slack + 1, device=lines.device)
+    candidates = []
+    for start, span in zip(outputs, spans):
+        nominal = round((start + span / 2) * count / length - span / 2)
+        candidates.append(torch.unique((nominal + offsets).clamp(0, count - span)))
+    lines = lines.float()
+    cost = torch.zeros(len(candidates[0]), device=lines.device)
+    choices = []
+    for k in range(1, len(spans)):
+        previous, current = candidates[k - 1], candidates[k]
+        follower = (previous + spans[k - 1]).clamp(max=count - 1)  # the line that continues segment k-1
+        seam = torch.cdist(lines[follower], lines[current], p=1) / lines.shape[1]  # (P, C)
+        seam = seam.masked_fill((previous + spans[k - 1])[:, None] == current[None, :], 0.0)  # no cut at all
+        total = cost[:, None] + seam
+        cost, best = total.min(dim=0)
+        choices.append(best)
+    pick = int(cost.argmin())
+    starts = [0] * len(spans)
+    for k in range(len(spans) - 1, -1, -1):
+        starts[k] = int(candidates[k][pick])
+        if k > 0:
+            pick = int(choices[k - 1][pick])
+    return torch.cat([torch.arange(s, s + n, device=lines.device) for s, n in zip(starts, spans)])
+
+
+def _boundary_paths(errors: Tensor) -> Tensor:
+    """Minimum-error boundaries (K, H) through K error surfaces (K, H, n), one column per row.
+
+    Image quilting's cut: a path from the top row to the bottom one that moves at most one column per row and
+    has the least summed error; `errors[k, r, t]` is the cost of the boundary passing row r at column t.
+    """
+    count, height, width = errors.shape
+    cost = errors[:, 0].clone()
+    steps = []
+    inf = torch.full((count, 1), float("inf"), device=errors.device)
+    for row in range(1, height):
+        padded = torch.cat([inf, cost, inf], dim=1)
+        options = torch.stack([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]])  # from t-1, t, t+1
+        best, move = options.min(dim=0)
+        steps.append(move - 1)
+        cost = best + errors[:, row]
+    path = torch.empty(count, height, dtype=torch.long, device=errors.device)
+    path[:, -1] = cost.argmin(dim=1)
+    for row in range(height - 1, 0, -1):
+        path[:, row - 1] = path[:, row] + steps[row - 1].gather(1, path[:, row : row + 1]).squeeze(1)
+    return path
+
+
+def _segment_columns(image: Tensor, length: int, segment: int, slack: int, overlap: int) -> Tensor:
+    """Source column (H, length) of every output pixel of a segment resize of (C, H, W) along its width."""
+    channels, height, width = image.shape
+    straight = segment_indices(image.permute(2, 0, 1).reshape(width, -1), length, segment, slack)
+    columns = straight[None].repeat(height, 1)
+    cuts = (torch.nonzero(straight[1:] - straight[:-1] != 1).flatten() + 1).tolist()
+    half = overlap // 2
+    cuts = [c for c in cuts if min(length, c + overlap - half) - max(0, c - half) >= 2]
+    if overlap < 2 or not cuts:
+        return columns
+    # Around each cut the two neighbouring segments both continue for `overlap` columns; every row switches
+    # from the left one to the right one where they differ least (the boundary path through their difference).
+    starts = torch.tensor([max(0, c - half) for c in cuts])
+    stops = torch.tensor([min(length, c + overlap - half) for c in cuts])
+    span = int((stops - starts).max())
+    positions = starts[:, None] + torch.arange(span)[None]  # (K, span) output columns
+    valid = positions < stops[:, None]
+    positions = torch.minimum(positions, stops[:, None] - 1)
+    cut = torch.tensor(cuts)
+    left = (straight[cut - 1][:, None] + positions - (cut[:, None] - 1)).clamp(0, width - 1)
+    right = (straight[cut][:, None] + positions - cut[:, None]).clamp(0, width - 1)
+    difference = image[:, :, left] - image[:, :, right]  # (C, H, K, span)
+    errors = difference.float().pow(2).sum(0).permute(1, 0, 2)  # (K, H, span)
+    errors = errors.masked_fill(~valid[:, None, :], float("inf"))
+    paths = _boundary_paths(errors)  # (K, H)
+    take_right = torch.arange(span)[None, None, :] >= paths[:, :, None]  # (K, H, span)
+    chosen = torch.where(take_right, right[:, None, :], left[:, None, :])  # (K, H, span)
+    for k in range(len(cuts)):
+        n = int(stops[k] - starts[k])
+        columns[:, int(starts[k]) : int(starts[k]) + n] = chosen[k, :, :n]
+    return columns
+
+
+def segment_maps(
+    image: Tensor, size: tuple[int, int], segment: int = 24, slack: int = 6, overlap: int = 8
+) -> tuple[Tensor, Tensor]:
+    """Source row and column (each (h, w), long) of every output pixel of a segment resize of (C, H, W).
+
+    Width first, then height, each with `segment_indices` (unit-scale segments, cut points where whole lines
+    join best); then, within `overlap` pixels around every cut, each line crosses from one segment to the next
+    along the minimum-error boundary (image quilting's cut), so a join follows the content instead of a
+    straight line. `overlap` < 2 keeps straight cuts. Every output pixel is one source pixel: no stretch.
+    """
+    image = image.detach().float()
+    columns = _segment_columns(image, int(size[1]), segment, slack, overlap)  # (H, w)
+    middle = image.gather(2, columns[None].expand(image.shape[0], -1, -1))  # (C, H, w)
+    rows_in_middle = _segment_columns(middle.transpose(1, 2), int(size[0]), segment, slack, overlap).t()  # (h, w)
+    return rows_in_middle, columns.gather(0, rows_in_middle)
+
+
+def segment_inverse(rows: Tensor, columns: Tensor, source_size: tuple[int, int]) -> tuple[Tensor, Tensor, Tensor]:
+    """The way back from `segment_maps`: for each source pixel, an output pixel showing it.
+
+    Returns (back_rows, back_columns, exact), each (H, W). A source pixel shown several times maps to its first
+    copy (in reading order); one that was skipped maps to its proportional position and `exact` is False
+    there (its content cannot come back, so a reconstruction loss should not ask for it).
+    """
+    height, width = source_size
+    out_h, out_w = rows.shape
+    source = (rows * width + columns).flatten()
+    first = torch.full((height * width,), out_h * out_w, dtype=torch.long, device=rows.device)
+    first = first.scatter_reduce(0, source, torch.arange(out_h * out_w, device=rows.device), reduce="amin")
+    exact = (first < out_h * out_w).reshape(height, width)
+    proportional_rows = ((torch.arange(height, device=rows.device) + 0.5) * out_h / height).long().clamp(max=out_h - 1)
+    proportional_columns = ((torch.arange(width, device=rows.device) + 0.5) * out_w / width).long().clamp(max=out_w - 1)
+    first = first.reshape(height, width)
+    back_rows = torch.where(exact, first // out_w, proportional_rows[:, None].expand(height, width))
+    back_columns = torch.where(exact, first % out_w, proportional_columns[None, :].expand(height, width))
+    return back_rows, back_columns, exact
+
+
+def segment_grid(rows: Tensor, columns: Tensor, source_size: tuple[int, int]) -> Tensor:
+    """Sampling grid (1, h, w, 2) for `grid_sample` picking source pixel (rows[i, j], columns[i, j]) at (i, j).
+
+    Points sit on pixel centres, so bilinear sampling with this grid is an exact gather (any channels, any
+    feature map of the source's size), and the tiled retarget path can slice it like a homography grid.
+    """
+    height, width = source_size
+    ys = (rows.float() * 2 + 1) / height - 1
+    xs = (columns.float() * 2 + 1) / width - 1
+    return torch.stack([xs, ys], dim=-1)[None]
 
 
 def homography_grid(matrix: Tensor, size: tuple[int, int], *, device: torch.device | None = None) -> Tensor:
