@@ -131,6 +131,12 @@ def main() -> None:
                 "bds": round(bidirectional_similarity(real, fake).bds, 4),
                 "bds_bicubic": round(bidirectional_similarity(real, bicubic).bds, 4),
             }
+            if model.config.resize_mode == "segments":
+                # T applied to the image alone (no network): how much of the result the transform already gives.
+                rows_map, columns_map = model.generator.segment_maps(real, tuple(fake.shape[-2:]))
+                alone = real[:, :, rows_map, columns_map]
+                row[label]["swd_transform"] = round(patch_swd(real, alone), 3)
+                row[label]["aniso_transform"] = round(anisotropy_distortion(real, alone), 3)
             singan_model = singan_models.get(name)
             if singan_model is not None:
                 sample = singan.sample(singan_model, 1, size=tuple(fake.shape[-2:]), seed=0)
@@ -202,6 +208,28 @@ def print_table(rows: list[dict]) -> None:
                 f"| {label} | {med(r[label]['bds'] for r in rows):.4f} | "
                 f"{med(r[label]['bds_bicubic'] for r in rows):.4f} |"
             )
+    shape_cells = [(r, label) for r in rows for label in ("w x2", "w x0.5")]
+    counts = {
+        "InGAN": ("swd", "aniso"),
+        "bicubic": ("swd_bicubic", "aniso_bicubic"),
+        "segments alone": ("swd_transform", "aniso_transform"),
+    }
+    print("\nTargets met (realism: SWD <= 2.5x blur in every retarget; shape: aniso at w x2 and w x0.5 <= max(0.25x")
+    print("bicubic's, 0.1)):\n")
+    for method, (swd_key, aniso_key) in counts.items():
+        if not all(swd_key in r[label] for r in rows for label in RETARGETS):
+            continue
+        realism = sum(r[label][swd_key] <= 2.5 * r["blur"] for r in rows for label in RETARGETS)
+        shape = sum(r[label][aniso_key] <= max(0.25 * r[label]["aniso_bicubic"], 0.1) for r, label in shape_cells)
+        medians = " ".join(
+            f"{label} {med(r[label][swd_key] / r['blur'] for r in rows):.2f}/"
+            f"{med(r[label][aniso_key] for r in rows):.3f}"
+            for label in RETARGETS
+        )
+        print(
+            f"- {method}: realism {realism}/{len(rows) * len(RETARGETS)}, shape {shape}/{len(shape_cells)}; "
+            f"medians SWD/blur / aniso: {medians}"
+        )
     print(
         f"\n1024x1024 retarget, median over images: {med(r['t1024_cpu_s'] for r in rows):.3f} CPU s, "
         f"{med(r['t1024_s'] for r in rows):.3f} wall s"
